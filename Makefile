@@ -1,0 +1,41 @@
+# Two commands on a fresh machine (see README):
+#   make lab   - create .venv if missing, install, start JupyterLab on notebooks/
+#   make test  - create .venv if missing, run pytest and every notebook (nbval, fast mode)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch is pinned and installed first: on the course machines 2.13.0 is a local CPU
+# wheel; an unpinned torch would pull several GB of CUDA libraries.
+TORCH  ?= torch==2.13.0
+PYTEST_FLAGS ?=
+
+.PHONY: lab test venv lint format clean
+
+venv: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; a second `make test` re-uses .venv.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	GENTOOLKIT_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests/ $(PYTEST_FLAGS)
+	GENTOOLKIT_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/ $(PYTEST_FLAGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
