@@ -1,0 +1,61 @@
+"""Python-side latency of every widget: move its main slider many times, time each redraw.
+
+Prints one JSON line per widget: {"widget", "control", "moves", "p50_ms", "p95_ms",
+"target_p50_ms"}. Target: p50 < 100 ms on 2 cores at default settings.
+Run: .venv/bin/python benchmarks/widget_latency.py [--moves N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from gentoolkit.data import toy2d
+from gentoolkit.nets import ScoreMLP
+from gentoolkit.widgets import ScoreFieldViewer
+
+
+def measure(widget, control: str, values, moves: int) -> dict:
+    times = []
+    for i in range(moves):
+        t = time.perf_counter()
+        widget.controls[control].value = values[i % len(values)]
+        times.append(1e3 * (time.perf_counter() - t))
+    return {
+        "control": control,
+        "moves": moves,
+        "p50_ms": round(float(np.percentile(times, 50)), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--moves", type=int, default=60)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    sigmas = list(np.geomspace(0.02, 2.5, 23))
+    cases = {
+        "ScoreFieldViewer (exact)": (lambda: ScoreFieldViewer(), "sigma", sigmas),
+        "ScoreFieldViewer (network)": (
+            lambda: ScoreFieldViewer(score_fn={n: ScoreMLP(data_std=2.0) for n in toy2d.names()}),
+            "sigma",
+            sigmas,
+        ),
+        "ScoreFieldViewer (dataset)": (
+            lambda: ScoreFieldViewer(score_fn={n: ScoreMLP(data_std=2.0) for n in toy2d.names()}),
+            "dataset",
+            toy2d.names()[1:] + toy2d.names()[:1],
+        ),
+    }
+    for name, (build, control, values) in cases.items():
+        w = build()
+        print(json.dumps({"widget": name, **measure(w, control, values, args.moves), "target_p50_ms": 100}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Interactive widgets: plain classes (controls + plotly figure + ``update()``) that can be
+built and driven in a Python test without a browser. In a notebook, one line shows one::
+
+    ScoreFieldViewer(score_fn={"8gaussians": net})
+"""
+
+from gentoolkit.widgets.base import Widget
+from gentoolkit.widgets.score_field import ScoreFieldViewer
+
+__all__ = ["Widget", "ScoreFieldViewer"]

@@ -1,0 +1,36 @@
+"""Plot helpers shared by the widgets: evaluation grids and quiver arrows as line traces."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def grid(bounds, n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """An n x n grid over bounds = (xmin, xmax, ymin, ymax): axis vectors and (n*n, 2) points
+    (row-major in y, so values reshape to (n, n) for plotly's z[y][x])."""
+    xs = np.linspace(bounds[0], bounds[1], n)
+    ys = np.linspace(bounds[2], bounds[3], n)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    pts = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1)).float()
+    return xs, ys, pts
+
+
+def quiver(pts: np.ndarray, vec: np.ndarray, spacing: float, head: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow polylines (x, y with NaN gaps) for vectors ``vec`` at ``pts``, both (N, 2).
+
+    Lengths are |v|^(1/2) scaled so the longest arrow is 0.9 * ``spacing``: the square root
+    keeps the small scores far from the data's edge visible next to the large ones.
+    """
+    norm = np.linalg.norm(vec, axis=1, keepdims=True)
+    comp = np.sqrt(norm)
+    scale = 0.9 * spacing / max(float(comp.max()), 1e-12)
+    d = vec / np.maximum(norm, 1e-12) * comp * scale
+    tip = pts + d
+    # two head strokes: the shaft direction rotated by +-150 degrees
+    c, s = np.cos(np.deg2rad(150)), np.sin(np.deg2rad(150))
+    left = tip + head * np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], 1)
+    right = tip + head * np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
+    gap = np.full_like(pts, np.nan)
+    seq = np.stack([pts, tip, gap, left, tip, right, gap], 1).reshape(-1, 2)
+    return seq[:, 0], seq[:, 1]

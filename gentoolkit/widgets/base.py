@@ -1,0 +1,68 @@
+"""The widget base class: named controls, a plotly ``FigureWidget`` and ``update()``.
+
+A subclass builds its controls and figure, then calls ``super().__init__``; every change of
+a control's value calls :meth:`Widget.update`, which redraws the figure in place. Tests and
+benchmarks drive a widget with :meth:`Widget.set` and read what is drawn from
+``widget.figure.data`` - no browser involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import ipywidgets as W
+import plotly.graph_objects as go
+
+
+class Widget:
+    """Base class. Attributes: ``controls`` (name -> ipywidget), ``figure`` (plotly
+    FigureWidget), ``readout`` (an HTML line for numbers), ``view`` (the laid-out box)."""
+
+    def __init__(self, controls: dict[str, W.ValueWidget], figure: go.FigureWidget):
+        self.controls = dict(controls)
+        self.figure = figure
+        self.readout = W.HTML()
+        self._held = False
+        for c in self.controls.values():
+            c.observe(self._on_change, names="value")
+        boxes = [W.HBox(list(self.controls.values())[i : i + 3]) for i in range(0, len(self.controls), 3)]
+        self.view = W.VBox([*boxes, self.figure, self.readout])
+        self.update()
+
+    # Subclasses redraw here, reading self.value(name) for each control.
+    def update(self) -> None:
+        raise NotImplementedError
+
+    def value(self, name: str):
+        return self.controls[name].value
+
+    def _on_change(self, change) -> None:
+        if not self._held:
+            self.update()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Change several controls and redraw once at the end."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+        self.update()
+
+    def set(self, **values) -> None:
+        """Move controls as a user would, e.g. ``w.set(sigma=0.5)``; redraws once."""
+        unknown = sorted(set(values) - set(self.controls))
+        if unknown:
+            raise ValueError(f"unknown control(s) {unknown}; this widget has {sorted(self.controls)}")
+        with self.hold():
+            for name, v in values.items():
+                self.controls[name].value = v
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.view._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.view)

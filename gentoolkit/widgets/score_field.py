@@ -1,0 +1,184 @@
+"""Score field viewer: the smoothed density p_sigma of a 2D mixture and its score field,
+exact (closed form, :mod:`gentoolkit.data.toy2d`) or from a trained network, and where
+they differ.
+
+Controls: dataset, sigma (the noise level of p_sigma = p * N(0, sigma^2 I)), the number of
+arrows per side, and - when a network is given - which field to draw. Panels: contours of
+log p_sigma with the score arrows; with a network, a heat map of the error
+|s_theta - s*| in units of the typical score size E_{p_sigma}|s*| (a pointwise ratio
+|s_theta - s*| / |s*| would blow up at the modes and saddles where s* = 0), with the
+density's contour lines on top: the network is accurate where the data is, and not far
+from it, where denoising score matching sees no samples (001, Sec. 2.3.1.2). The readout
+gives the relative L2 error averaged over points drawn from p_sigma
+(:func:`gentoolkit.score.score_error`).
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from gentoolkit.data import toy2d
+from gentoolkit.score.metrics import score_error
+from gentoolkit.widgets._plot import grid, quiver
+from gentoolkit.widgets.base import Widget
+
+_CONTOUR_RES = 80
+_ERROR_POINTS = 2000
+
+
+class ScoreFieldViewer(Widget):
+    """Args:
+    dataset: initial dataset name (see ``toy2d.names()``).
+    sigma: initial noise level.
+    score_fn: None (exact fields only), a callable ``(x, sigma) -> score`` trained on
+        ``dataset``, or a dict ``{dataset name: callable}``.
+    sigma_range: (min, max) of the sigma slider.
+    device: where the networks are evaluated (default: CPU).
+    """
+
+    def __init__(
+        self, dataset: str = "8gaussians", sigma: float = 0.3, score_fn=None, *, sigma_range=(0.01, 3.0), device="cpu"
+    ):
+        if dataset not in toy2d.names():
+            raise ValueError(f"unknown dataset={dataset!r}; expected one of {toy2d.names()}")
+        if score_fn is not None and not isinstance(score_fn, dict):
+            if not callable(score_fn):
+                raise TypeError(f"score_fn must be callable or a dict of callables, got {type(score_fn).__name__}")
+            score_fn = {dataset: score_fn}
+        self.nets = dict(score_fn or {})
+        for name, f in self.nets.items():
+            if name not in toy2d.names() or not callable(f):
+                raise ValueError(
+                    f"score_fn keys must be dataset names {toy2d.names()} with callable values; got {name!r}"
+                )
+        lo, hi = sigma_range
+        if not 0 < lo < hi:
+            raise ValueError(f"sigma_range must be (min, max) with 0 < min < max, got {sigma_range}")
+        if not lo <= sigma <= hi:
+            raise ValueError(f"sigma={sigma} must lie in sigma_range {sigma_range}")
+        self.device = torch.device(device)
+        self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
+        controls = {
+            "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
+            "sigma": W.FloatLogSlider(
+                value=sigma,
+                base=10,
+                min=np.log10(lo),
+                max=np.log10(hi),
+                step=0.05,
+                description="σ (noise)",
+                readout_format=".3f",
+            ),
+            "arrows": W.IntSlider(value=16, min=8, max=32, step=2, description="arrows/side"),
+        }
+        if self.nets:
+            controls["field"] = W.ToggleButtons(options=["exact", "network", "both"], value="both", description="field")
+        cols = 2 if self.nets else 1
+        fig = make_subplots(
+            rows=1,
+            cols=cols,
+            subplot_titles=["log p_σ and its score", "error |s_θ − s*| / E|s*|"][:cols],
+            horizontal_spacing=0.12,
+        )
+        fig.add_trace(
+            go.Contour(name="log p_σ", colorscale="Blues", showscale=False, ncontours=18, line_width=0.5), 1, 1
+        )
+        fig.add_trace(go.Scatter(name="exact score s*", mode="lines", line=dict(color="black", width=1.2)), 1, 1)
+        fig.add_trace(go.Scatter(name="network s_θ", mode="lines", line=dict(color="crimson", width=1.2)), 1, 1)
+        if self.nets:
+            fig.add_trace(
+                go.Heatmap(name="error", colorscale="Reds", zmin=0, zmax=1, colorbar=dict(title="error", x=1.02)), 1, 2
+            )
+            fig.add_trace(
+                go.Contour(
+                    name="p_σ contours",
+                    showscale=False,
+                    ncontours=8,
+                    contours_coloring="lines",
+                    colorscale="Greys",
+                    line_width=0.8,
+                    hoverinfo="skip",
+                ),
+                1,
+                2,
+            )
+        fig.update_layout(
+            width=460 * cols + 80,
+            height=470,
+            margin=dict(l=40, r=40, t=40, b=40),
+            legend=dict(orientation="h", y=-0.08),
+        )
+        for c in range(1, cols + 1):
+            fig.update_xaxes(constrain="domain", row=1, col=c)
+            fig.update_yaxes(scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c)
+        super().__init__(controls, go.FigureWidget(fig))
+
+    # ------------------------------------------------------------------ drawing
+    def fields(self, pts: torch.Tensor):
+        """Exact and network scores (or None) at ``pts`` for the current controls, as numpy."""
+        name, sigma = self.value("dataset"), self.value("sigma")
+        exact = self._mixtures[name].score(pts, sigma).numpy()
+        net = self.nets.get(name)
+        if net is None:
+            return exact, None
+        with torch.no_grad():
+            s = torch.full((len(pts),), sigma, device=self.device)
+            est = net(pts.to(self.device), s).float().cpu().numpy()
+        return exact, est
+
+    def update(self) -> None:
+        name, sigma = self.value("dataset"), self.value("sigma")
+        mix = self._mixtures[name]
+        bounds = mix.bounds(margin=4.0)
+        xs, ys, pts = grid(bounds, _CONTOUR_RES)
+        logp = mix.log_prob(pts, sigma).reshape(_CONTOUR_RES, _CONTOUR_RES).numpy()
+        logp = np.maximum(logp, logp.max() - 12.0)  # show 12 nats of dynamic range
+        n_arrows = self.value("arrows")
+        ax, ay, apts = grid(bounds, n_arrows)
+        spacing = (bounds[1] - bounds[0]) / (n_arrows - 1)
+        exact, est = self.fields(apts)
+        show = self.value("field") if "field" in self.controls else "exact"
+        f = self.figure
+        with f.batch_update():
+            f.data[0].update(x=xs, y=ys, z=logp)
+            ex, ey = quiver(apts.numpy(), exact, spacing) if show in ("exact", "both") else ([], [])
+            f.data[1].update(x=ex, y=ey)
+            if est is not None and show in ("network", "both"):
+                nx, ny = quiver(apts.numpy(), est, spacing)
+            else:
+                nx, ny = [], []
+            f.data[2].update(x=nx, y=ny)
+            if self.nets:
+                f.data[3].update(**self._error_map(bounds))
+                f.data[4].update(x=xs, y=ys, z=logp)
+        self.readout.value = self._readout(name, sigma)
+
+    def _error_map(self, bounds) -> dict:
+        name = self.value("dataset")
+        if name not in self.nets:
+            return dict(x=[], y=[], z=[])
+        res = 48
+        xs, ys, pts = grid(bounds, res)
+        exact, est = self.fields(pts)
+        typical = self._mean_score_norm(name, self.value("sigma"))
+        rel = np.linalg.norm(est - exact, axis=1) / typical
+        return dict(x=xs, y=ys, z=np.minimum(rel, 1.0).reshape(res, res))
+
+    def _mean_score_norm(self, name: str, sigma: float) -> float:
+        """E|s*(x, sigma)| over x ~ p_sigma (a fixed sample, so it does not flicker)."""
+        mix = self._mixtures[name]
+        x = mix.sample(_ERROR_POINTS, torch.Generator().manual_seed(0), sigma=sigma)
+        return mix.score(x, sigma).norm(dim=1).mean().item()
+
+    def _readout(self, name: str, sigma: float) -> str:
+        mix = self._mixtures[name]
+        text = f"<b>{name}</b>, σ = {sigma:.3f}: mean |s*| over p_σ = {self._mean_score_norm(name, sigma):.2f}"
+        net = self.nets.get(name)
+        if net is None:
+            return text + (" (no network for this dataset)" if self.nets else "")
+        err = score_error(net, mix, [sigma], n=_ERROR_POINTS, seed=0, device=self.device).item()
+        return text + f"; network's relative L2 error = <b>{100 * err:.1f}%</b>"

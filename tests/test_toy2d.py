@@ -1,0 +1,183 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from gentoolkit.data import toy2d
+from gentoolkit.data.toy2d import Mixture2D
+from tests.conftest import DEVICES
+
+SIGMAS = [0.0, 0.05, 0.3, 1.0, 4.0]
+
+
+@pytest.mark.parametrize("name", toy2d.names())
+@pytest.mark.parametrize("sigma", SIGMAS)
+def test_score_is_autograd_of_log_prob(name, sigma):
+    mix = toy2d.get(name)
+    x = mix.sample(256, torch.Generator().manual_seed(1), sigma=0.5).double().requires_grad_(True)
+    (auto,) = torch.autograd.grad(mix.log_prob(x, sigma).sum(), x)
+    torch.testing.assert_close(mix.score(x.detach(), sigma), auto, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", toy2d.names())
+def test_per_sample_sigma_matches_float_sigma(name):
+    mix = toy2d.get(name)
+    x = mix.sample(5, torch.Generator().manual_seed(2), sigma=0.3).double()
+    sig = torch.tensor([0.0, 0.01, 0.2, 1.0, 3.0], dtype=torch.float64)
+    lp, sc = mix.log_prob(x, sig), mix.score(x, sig)
+    for i, s in enumerate(sig.tolist()):
+        torch.testing.assert_close(lp[i], mix.log_prob(x[i : i + 1], s)[0])
+        torch.testing.assert_close(sc[i], mix.score(x[i : i + 1], s)[0])
+    xr = x.clone().requires_grad_(True)
+    (auto,) = torch.autograd.grad(mix.log_prob(xr, sig).sum(), xr)
+    torch.testing.assert_close(sc, auto)
+
+
+def test_log_prob_matches_scipy():
+    g = torch.Generator().manual_seed(3)
+    means = torch.randn(4, 2, generator=g, dtype=torch.float64) * 2
+    stds = torch.tensor([0.3, 0.5, 1.0, 0.2], dtype=torch.float64)
+    w = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    mix = Mixture2D(means, stds, w)
+    x = torch.randn(50, 2, generator=g, dtype=torch.float64) * 2
+    for sigma in (0.0, 0.7):
+        ref = sum(
+            w[k].item()
+            * multivariate_normal(means[k].numpy(), (stds[k].item() ** 2 + sigma**2) * np.eye(2)).pdf(x.numpy())
+            for k in range(4)
+        )
+        np.testing.assert_allclose(mix.log_prob(x, sigma).numpy(), np.log(ref), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["8gaussians", "moons"])
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_density_integrates_to_one(name, sigma):
+    mix = toy2d.get(name)
+    b = mix.bounds(margin=8, sigma=sigma)
+    n = 600
+    xs = torch.linspace(b[0], b[1], n, dtype=torch.float64)
+    ys = torch.linspace(b[2], b[3], n, dtype=torch.float64)
+    xx, yy = torch.meshgrid(xs, ys, indexing="ij")
+    p = mix.prob(torch.stack([xx.flatten(), yy.flatten()], 1), sigma)
+    area = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    assert abs((p.sum() * area).item() - 1) < 1e-3
+
+
+def test_stable_far_from_data():
+    mix = toy2d.get("8gaussians")
+    x = torch.tensor([[1e3, -1e3], [50.0, 0.0]])
+    lp, sc = mix.log_prob(x), mix.score(x)
+    assert torch.isfinite(lp).all() and torch.isfinite(sc).all()
+    # far away the mixture looks like one Gaussian at the nearest mean: score ~ -(x - mu) / std^2
+    mu = torch.tensor([2.0, 0.0])
+    torch.testing.assert_close(sc[1], -(x[1] - mu) / 0.25**2, rtol=1e-3, atol=1e-3)
+    assert lp[0] < -1e6
+
+
+@pytest.mark.parametrize("name", toy2d.names())
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_sample_moments_match_mixture(name, sigma):
+    mix = toy2d.get(name)
+    n = 200_000
+    x = mix.sample(n, torch.Generator().manual_seed(4), sigma=sigma).double()
+    cov = mix.cov(sigma)
+    se = torch.sqrt(torch.diagonal(cov) / n)  # standard error of the mean
+    assert ((x.mean(0) - mix.mean()).abs() < 5 * se).all()
+    # sample covariance within 5 standard errors (fourth moments estimated from the sample)
+    xc = x - x.mean(0)
+    emp = xc.T @ xc / (n - 1)
+    prod = xc[:, :, None] * xc[:, None, :]
+    se_cov = prod.std(0) / math.sqrt(n)
+    assert ((emp - cov).abs() < 5 * se_cov + 1e-12).all(), (emp, cov)
+
+
+def test_moments_closed_form_small_case():
+    mix = Mixture2D([[0.0, 0.0], [2.0, 0.0]], [1.0, 0.5], [0.25, 0.75])
+    assert torch.allclose(mix.mean(), torch.tensor([1.5, 0.0], dtype=torch.float64))
+    # var_x = E[v] + Var(mu_x) = (0.25 * 1 + 0.75 * 0.25) + 0.25 * 0.75 * 4 ; var_y = E[v]
+    ev = 0.25 * 1.0 + 0.75 * 0.25
+    expected = torch.tensor([[ev + 0.75, 0.0], [0.0, ev]], dtype=torch.float64)
+    torch.testing.assert_close(mix.cov(), expected)
+    torch.testing.assert_close(mix.cov(0.5), expected + 0.25 * torch.eye(2, dtype=torch.float64))
+
+
+def test_same_generator_same_samples():
+    mix = toy2d.get("swissroll")
+    a = mix.sample(100, torch.Generator().manual_seed(7))
+    b = mix.sample(100, torch.Generator().manual_seed(7))
+    c = mix.sample(100, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.shape == (100, 2) and a.dtype == torch.float32
+
+
+def test_weights_are_respected():
+    mix = Mixture2D([[-10.0, 0.0], [10.0, 0.0]], 0.1, [0.2, 0.8])
+    x = mix.sample(100_000, torch.Generator().manual_seed(0))
+    frac = (x[:, 0] > 0).double().mean().item()
+    assert abs(frac - 0.8) < 5 * math.sqrt(0.16 / 100_000)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_runs_on_device_in_input_dtype(device):
+    mix = toy2d.get("ring")
+    x = mix.sample(64, torch.Generator().manual_seed(0)).to(device)
+    lp, sc = mix.log_prob(x, 0.2), mix.score(x, torch.full((64,), 0.2, device=device))
+    assert lp.device.type == device and sc.device.type == device and sc.dtype == torch.float32
+    torch.testing.assert_close(sc.cpu().double(), mix.score(x.cpu().double(), 0.2), rtol=1e-4, atol=1e-4)
+
+
+def test_names_and_get():
+    assert toy2d.names() == ["8gaussians", "25gaussians", "ring", "moons", "swissroll", "checkerboard"]
+    assert toy2d.get("8gaussians", std=0.1).stds[0].item() == pytest.approx(0.1)
+    assert toy2d.get("25gaussians").n_components == 25
+
+
+def test_shapes_are_smooth_chains():
+    # component spacing <= 2 std along the chains, so the shapes look continuous
+    for name in ("ring", "moons", "swissroll"):
+        mix = toy2d.get(name)
+        d = torch.cdist(mix.means, mix.means)
+        d.fill_diagonal_(float("inf"))
+        assert d.min(1).values.max() <= 2 * mix.stds.max() + 1e-9, name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(means=[[0.0, 0.0, 0.0]], stds=1.0), r"means must have shape \(K, 2\)"),
+        (dict(means=[0.0, 0.0], stds=1.0), r"means must have shape \(K, 2\)"),
+        (dict(means=[[0.0, 0.0]], stds=0.0), "stds must all be finite and > 0"),
+        (dict(means=[[0.0, 0.0]], stds=-1.0), "stds must all be finite and > 0"),
+        (dict(means=[[0.0, 0.0], [1.0, 1.0]], stds=[1.0, 1.0, 1.0]), r"stds must be a number or have shape \(2,\)"),
+        (dict(means=[[0.0, 0.0], [1.0, 1.0]], stds=1.0, weights=[1.2, -0.2]), "weights must be non-negative"),
+        (dict(means=[[0.0, 0.0], [1.0, 1.0]], stds=1.0, weights=[0.5, 0.6]), "weights must sum to 1, got sum 1.1"),
+        (dict(means=[[0.0, 0.0], [1.0, 1.0]], stds=1.0, weights=[1.0]), r"weights must have shape \(2,\)"),
+    ],
+)
+def test_bad_mixture_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Mixture2D(**kwargs)
+
+
+def test_bad_call_arguments():
+    mix = toy2d.get("8gaussians")
+    with pytest.raises(ValueError, match="unknown toy2d dataset name='9gaussians'; expected one of"):
+        toy2d.get("9gaussians")
+    with pytest.raises(TypeError, match="toy2d.get"):
+        toy2d.get("ring", radius_typo=1)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 2\), got \(3, 3\)"):
+        mix.score(torch.zeros(3, 3))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        mix.log_prob([[0.0, 0.0]])
+    with pytest.raises(ValueError, match="sigma must be finite and >= 0, got -0.1"):
+        mix.score(torch.zeros(3, 2), -0.1)
+    with pytest.raises(
+        ValueError, match=r"sigma must be a float or a 1-D tensor with one entry per sample \(shape \(3,\)\)"
+    ):
+        mix.log_prob(torch.zeros(3, 2), torch.ones(4))
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        mix.sample(0)
+    with pytest.raises(ValueError, match="sigma must be a finite float >= 0"):
+        mix.sample(3, sigma=-1.0)
