@@ -1,0 +1,110 @@
+"""The project's promises: set-up files agree with each other, notebooks follow the course
+format, and `make nbval` fails when a notebook cell fails."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import gentoolkit
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11; the tests below only read files
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!\[ ;]", req.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_has_the_same_packages_as_pyproject():
+    project = _pyproject()["project"]
+    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    conda = {"torch" if n == "pytorch" else n for n in conda} - {"python", "pip"}
+    assert conda == wanted
+    assert {"--editable ."} <= set(next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)))
+
+
+def test_binder_is_cpu_only_and_complete():
+    lines = [ln.strip() for ln in (ROOT / "binder/requirements.txt").read_text().splitlines()]
+    reqs = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in reqs
+    torch_pins = [r for r in reqs if _name(r) == "torch"]
+    assert torch_pins == ["torch==2.13.0+cpu"]  # a local +cpu version exists only on the CPU index
+    assert not any(_name(r).startswith("nvidia") for r in reqs)
+    runtime = {_name(r) for r in _pyproject()["project"]["dependencies"]}
+    assert runtime <= {_name(r) for r in reqs if not r.startswith("-")}
+    post = (ROOT / "binder/postBuild").read_text()
+    assert "--no-deps" in post and "01_scores_on_2d_mixtures.ipynb" in post
+    assert (ROOT / "notebooks/01_scores_on_2d_mixtures.ipynb").exists()
+
+
+def test_makefile_pins_torch_and_ci_runs_make_test():
+    mk = (ROOT / "Makefile").read_text()
+    assert "torch==2.13.0" in mk and "GENTOOLKIT_FAST=1" in mk
+    assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_readme_lists_every_notebook_and_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    for nb in NOTEBOOKS:
+        assert nb.name in readme, nb.name
+
+
+def test_fast_mode_helper():
+    assert gentoolkit.fast(100, 10) == (10 if gentoolkit.FAST else 100)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_format(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "What you will learn" in first.source and "Prerequisites" in first.source
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.get("outputs"), f"cell {i} stores outputs: clear them before committing"
+        if "solution" in cell.metadata.get("tags", []):
+            assert "# BEGIN SOLUTION" in cell.source and "# END SOLUTION" in cell.source, f"cell {i}"
+            before = nb.cells[i - 1]
+            assert before.cell_type == "markdown" and "Exercise" in before.source, f"cell {i}: task first"
+            check = nb.cells[i + 1]
+            assert check.cell_type == "code" and "exercises.check_" in check.source, f"cell {i}: check next"
+    assert any("solution" in c.metadata.get("tags", []) for c in nb.cells), "every notebook has an exercise"
+
+
+def test_make_nbval_fails_when_a_cell_fails(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise RuntimeError('boom')")]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    good = tmp_path / "good.ipynb"
+    nb.cells = nb.cells[:1]
+    nbformat.write(nb, good)
+    bin_dir = Path(sys.executable).parent
+    run = lambda path: subprocess.run(  # noqa: E731
+        ["make", "-s", "nbval", f"NOTEBOOKS={path}", f"BIN={bin_dir}", "STAMP="],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    failed, passed = run(bad), run(good)
+    assert failed.returncode != 0 and "boom" in failed.stdout + failed.stderr
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert json.loads(bad.read_text())["cells"][1]["source"]  # nbval never rewrites the notebook
