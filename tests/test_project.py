@@ -86,6 +86,7 @@ def test_notebook_format(path):
     assert any("solution" in c.metadata.get("tags", []) for c in nb.cells), "every notebook has an exercise"
 
 
+@pytest.mark.slow
 def test_make_nbval_fails_when_a_cell_fails(tmp_path):
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise RuntimeError('boom')")]

@@ -14,6 +14,7 @@ SIGMAS = torch.logspace(-1.3, 0.5, 40)  # 0.05 .. 3.16, as notebook 01
 EVAL = torch.logspace(-1, 0, 10)  # the range, sigma in [0.1, 1]
 
 
+@pytest.mark.slow
 def test_dsm_on_8gaussians_reaches_15_percent_score_error():
     mix = toy2d.get("8gaussians")
     net = ScoreMLP(data_std=2.0, seed=0)
@@ -22,6 +23,7 @@ def test_dsm_on_8gaussians_reaches_15_percent_score_error():
     assert err.mean() < 0.15, err
 
 
+@pytest.mark.slow
 def test_ssm_training_learns_the_score():
     mix = toy2d.get("8gaussians")
     net = ScoreMLP(data_std=2.0, seed=0)
