@@ -108,7 +108,7 @@ def test_prop3_interpolation_form_gives_the_same_iterates(sampler):
     traces = {}
     for form in ("score", "eds"):
         seen = []
-        kw = dict(denoise=True, generator=g(6), form=form, callback=lambda i, s, x: seen.append(x.clone()))
+        kw = dict(denoise=True, generator=g(6), form=form, callback=lambda i, s, x, seen=seen: seen.append(x.clone()))
         if sampler == "als":
             out = als(mix.score, x0, SIGMAS, 1e-3, 3, **kw)
         else:

@@ -76,7 +76,8 @@ def _check_sigmas(sigmas) -> torch.Tensor:
     if s.numel() > 1 and not bool((s[1:] < s[:-1]).all()):
         i = int(torch.nonzero(s[1:] >= s[:-1])[0])
         raise ValueError(
-            f"sigmas must be strictly decreasing, but sigmas[{i}]={s[i].item():g} <= sigmas[{i + 1}]={s[i + 1].item():g}"
+            f"sigmas must be strictly decreasing, but sigmas[{i}]={s[i].item():g} "
+            f"<= sigmas[{i + 1}]={s[i + 1].item():g}"
         )
     return s
 
