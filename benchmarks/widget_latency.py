@@ -16,7 +16,7 @@ import torch
 
 from gentoolkit.data import toy2d
 from gentoolkit.nets import ScoreMLP
-from gentoolkit.widgets import ScoreFieldViewer
+from gentoolkit.widgets import NoiseTracker, ScoreFieldViewer
 
 
 def measure(widget, control: str, values, moves: int) -> dict:
@@ -51,6 +51,9 @@ def main() -> None:
             "dataset",
             toy2d.names()[1:] + toy2d.names()[:1],
         ),
+        # the flagship, at default settings (2,000 particles, exact score): its main slider is eps
+        "NoiseTracker (eps)": (lambda: NoiseTracker(), "eps", list(np.geomspace(2.6e-4, 4e-3, 17))),
+        "NoiseTracker (level shown)": (lambda: NoiseTracker(), "level", list(range(1, 11))),
     }
     for name, (build, control, values) in cases.items():
         w = build()

@@ -171,7 +171,7 @@ def test_bad_call_arguments():
         mix.score(torch.zeros(3, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         mix.log_prob([[0.0, 0.0]])
-    with pytest.raises(ValueError, match="sigma must be finite and >= 0, got -0.1"):
+    with pytest.raises(ValueError, match="sigma must be a finite float >= 0, got -0.1"):
         mix.score(torch.zeros(3, 2), -0.1)
     with pytest.raises(
         ValueError, match=r"sigma must be a float or a 1-D tensor with one entry per sample \(shape \(3,\)\)"

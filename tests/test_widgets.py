@@ -8,17 +8,25 @@ from gentoolkit.widgets._plot import quiver
 
 
 def drawn(w):
-    """Everything the figure draws, as comparable numpy arrays."""
+    """Everything the figure draws (trace data and subplot titles), as comparable arrays."""
     out = []
     for t in w.figure.data:
         for key in ("x", "y", "z"):
             v = getattr(t, key, None)
-            out.append(np.asarray(v if v is not None else [], dtype=float))
+            v = np.asarray(v if v is not None else [])
+            out.append(v.astype(float) if v.dtype.kind in "biuf" else v.astype(str))
+    out.append(np.asarray([a.text for a in w.figure.layout.annotations], dtype=str))
     return out
 
 
+def _eq(x, y):
+    if x.shape != y.shape or x.dtype.kind != y.dtype.kind:
+        return False
+    return np.allclose(x, y, equal_nan=True) if x.dtype.kind == "f" else bool((x == y).all())
+
+
 def same(a, b):
-    return len(a) == len(b) and all(x.shape == y.shape and np.allclose(x, y, equal_nan=True) for x, y in zip(a, b))
+    return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
 
 
 def half_scale(x, sigma):  # a stand-in "network": half the exact score of 8gaussians
@@ -86,3 +94,63 @@ def test_bad_arguments():
         ScoreFieldViewer(sigma=5.0)
     with pytest.raises(ValueError, match=r"unknown control\(s\) \['colour'\]"):
         ScoreFieldViewer().set(colour="red")
+
+
+# ---------------------------------------------------------------------- noise tracker
+TRACKER_MOVES = {
+    "eps": 1e-3,
+    "n_sigma": 2,
+    "n_levels": 8,
+    "sigma_max": 3.0,
+    "sigma_min": 0.1,
+    "dataset": "ring",
+    "level": 3,
+}
+
+
+@pytest.mark.parametrize("control", list(TRACKER_MOVES))
+def test_moving_each_tracker_control_changes_the_drawing(control):
+    from gentoolkit.widgets import NoiseTracker
+
+    w = NoiseTracker(n_particles=300)
+    before, text = drawn(w), w.readout.value
+    w.set(**{control: TRACKER_MOVES[control]})
+    assert not same(before, drawn(w)), control
+    assert w.readout.value != text, control
+
+
+def test_tracker_measures_prop1_and_prop2_on_a_point_mass():
+    from gentoolkit.score import als_noise_std
+    from gentoolkit.widgets import NoiseTracker
+
+    w = NoiseTracker(dataset="point mass", n_particles=2000)
+    w.set(n_sigma=20)
+    res = w._res
+    s = res["sigmas"]
+    # CAS: exactly on the schedule (Prop. 2); ALS: the App. C.6 recursion, above the schedule
+    rel = 5 / np.sqrt(2 * 2 * 400)  # 5 standard errors of an RMS from 400 points in 2D
+    assert np.allclose(res["cas_noise"].numpy(), s.numpy(), rtol=rel)
+    pred = als_noise_std(s, w.value("eps"), 20, v0=s[0].item())
+    assert np.allclose(res["als_noise"].numpy(), pred.numpy(), rtol=rel)
+    excess = (res["als_noise"] / s).mean() - (res["cas_noise"] / s).mean()  # Prop. 1: ~5% at eta = 0.2
+    assert excess > 0.02
+    # the drawn curves are those numbers
+    assert np.allclose(np.asarray(w.figure.data[8].y), res["cas_noise"].numpy())
+    assert np.allclose(np.asarray(w.figure.data[5].y), s.numpy() * np.sqrt(2 / (2 - res["eta"])))
+
+
+def test_tracker_reports_an_invalid_cas_eps_and_still_draws_als():
+    from gentoolkit.widgets import NoiseTracker
+
+    w = NoiseTracker(n_particles=200)
+    w.set(eps=1e-6)  # eta = 4e-4: far below 1 - gamma
+    assert "CAS not run" in w.readout.value and "smallest eps that works" in w.readout.value
+    assert len(w.figure.data[3].x) == 0 and len(w.figure.data[1].x) == 200
+
+
+def test_tracker_denoising_brings_samples_to_the_data():
+    from gentoolkit.widgets import NoiseTracker
+
+    w = NoiseTracker(dataset="8gaussians (narrow)", n_particles=1000)
+    als_raw, als_eds, cas_raw, cas_eds, data = w._res["quality"]
+    assert als_eds < als_raw and cas_eds < cas_raw and cas_raw < als_raw

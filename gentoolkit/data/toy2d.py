@@ -68,6 +68,14 @@ class Mixture2D:
         if not bool(torch.isfinite(means).all()):
             raise ValueError("means must be finite")
         self.means, self.stds, self.weights, self.name = means, stds, weights, name
+        self._cache: dict = {}
+
+    def _params(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(means, stds^2, log weights) in ``like``'s dtype and device, converted once."""
+        key = (like.dtype, like.device)
+        if key not in self._cache:
+            self._cache[key] = (self.means.to(like), (self.stds**2).to(like), self.weights.log().to(like))
+        return self._cache[key]
 
     def __repr__(self) -> str:
         return f"Mixture2D(name={self.name!r}, K={len(self.weights)})"
@@ -94,13 +102,18 @@ class Mixture2D:
     # ------------------------------------------------------------------ density and score
     def _log_terms(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = points("x", x, 2)
-        s = noise_levels("sigma", sigma, x)
-        mu = self.means.to(x)  # (K, 2)
-        var = self.stds.to(x) ** 2 + s[:, None] ** 2  # (n, K)
-        diff = mu[None, :, :] - x[:, None, :]  # (n, K, 2)
-        sq = (diff**2).sum(-1)
-        log_terms = self.weights.to(x).log() - _LOG_2PI - var.log() - sq / (2 * var)
-        return log_terms, diff, var
+        mu, std2, log_w = self._params(x)  # (K, 2), (K,), (K,)
+        if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):  # fast path: one level
+            var = (std2 + _float("sigma", sigma) ** 2)[None, :]  # (1, K)
+        else:
+            s = noise_levels("sigma", sigma, x)
+            # one level for the whole batch (as in the samplers): (1, K) instead of (n, K)
+            uniform = s.numel() > 0 and bool((s == s[0]).all())
+            var = (std2 + s[:1] ** 2)[None, :] if uniform else std2 + s[:, None] ** 2
+        dx, dy = mu[None, :, 0] - x[:, :1], mu[None, :, 1] - x[:, 1:]  # (n, K) each
+        sq = dx * dx + dy * dy  # elementwise: reductions over a size-2 axis are slow on CPU
+        log_terms = log_w - _LOG_2PI - var.log() - sq / (2 * var)
+        return log_terms, mu, var
 
     def log_prob(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact log p_sigma(x), shape (n,). ``sigma``: float or (n,) tensor (per sample)."""
@@ -109,9 +122,9 @@ class Mixture2D:
 
     def score(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact score grad_x log p_sigma(x), shape (n, 2), in closed form (no autograd)."""
-        log_terms, diff, var = self._log_terms(x, sigma)
-        r = torch.softmax(log_terms, dim=1)  # responsibilities, (n, K)
-        return ((r / var)[:, :, None] * diff).sum(1)
+        log_terms, mu, var = self._log_terms(x, sigma)
+        w = torch.softmax(log_terms, dim=1) / var  # responsibilities / variances, (n, K)
+        return w @ mu - x * w.sum(1, keepdim=True)  # sum_k w_k (mu_k - x)
 
     def prob(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact density p_sigma(x), shape (n,)."""

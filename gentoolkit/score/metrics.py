@@ -53,7 +53,9 @@ def score_error(
 
 
 @torch.no_grad()
-def effective_noise(mixture, x: torch.Tensor, sigma_grid=None, *, center=None, max_points: int = 512) -> torch.Tensor:
+def effective_noise(
+    mixture, x: torch.Tensor, sigma_grid=None, *, center=None, max_points: int = 512, rtol: float = 1e-4
+) -> torch.Tensor:
     """The noise level the samples look like: the maximum-likelihood v such that x ~ p_v,
     p_v = p * N(0, v^2 I) with p the clean ``mixture``.
 
@@ -70,9 +72,10 @@ def effective_noise(mixture, x: torch.Tensor, sigma_grid=None, *, center=None, m
         center: instead of a fixed grid, one expected level per set (B,): the grid is then
             center * 4^[-1 .. 1] in 9 steps, far cheaper when the level is roughly known.
         max_points: use at most this many samples per set (the first ones).
+        rtol: relative precision of the golden-section refinement.
 
     Returns a float64 tensor of shape () or (B,): the best level of the grid, refined by a
-    golden-section search in log v between its two neighbours (to ``rtol`` ~ 1e-4).
+    golden-section search in log v between its two neighbours (to ``rtol``).
     """
     single = x.ndim == 2
     xb = (x[None] if single else x)[:, :max_points].double().cpu()
@@ -100,7 +103,7 @@ def effective_noise(mixture, x: torch.Tensor, sigma_grid=None, *, center=None, m
     r = (math.sqrt(5) - 1) / 2
     c, d = hi - r * (hi - lo), lo + r * (hi - lo)
     fc, fd = mean_ll(c.exp()), mean_ll(d.exp())
-    for _ in range(max(1, math.ceil(math.log(1e-4 / 0.5) / math.log(r)))):  # bracket shrinks by r each time
+    for _ in range(max(1, math.ceil(math.log(rtol / 0.5) / math.log(r)))):  # bracket shrinks by r each time
         left = fc > fd  # the maximum lies in [lo, d]
         hi, lo = torch.where(left, d, hi), torch.where(left, lo, c)
         new = torch.where(left, hi - r * (hi - lo), lo + r * (hi - lo))

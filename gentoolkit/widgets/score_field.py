@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 
 from gentoolkit.data import toy2d
 from gentoolkit.score.metrics import score_error
+from gentoolkit.widgets._common import score_fns
 from gentoolkit.widgets._plot import grid, quiver
 from gentoolkit.widgets.base import Widget
 
@@ -43,18 +44,7 @@ class ScoreFieldViewer(Widget):
     def __init__(
         self, dataset: str = "8gaussians", sigma: float = 0.3, score_fn=None, *, sigma_range=(0.01, 3.0), device="cpu"
     ):
-        if dataset not in toy2d.names():
-            raise ValueError(f"unknown dataset={dataset!r}; expected one of {toy2d.names()}")
-        if score_fn is not None and not isinstance(score_fn, dict):
-            if not callable(score_fn):
-                raise TypeError(f"score_fn must be callable or a dict of callables, got {type(score_fn).__name__}")
-            score_fn = {dataset: score_fn}
-        self.nets = dict(score_fn or {})
-        for name, f in self.nets.items():
-            if name not in toy2d.names() or not callable(f):
-                raise ValueError(
-                    f"score_fn keys must be dataset names {toy2d.names()} with callable values; got {name!r}"
-                )
+        self.nets = score_fns(score_fn, dataset, toy2d.names())
         lo, hi = sigma_range
         if not 0 < lo < hi:
             raise ValueError(f"sigma_range must be (min, max) with 0 < min < max, got {sigma_range}")
