@@ -99,3 +99,108 @@ def check_dsm_target(dsm_target) -> None:
         },
         "dsm_target(x_noisy, x_clean, sigma=0.5)",
     )
+
+
+def _scalar_check(fn, name: str, cases, expected, wrong: dict, where: str) -> None:
+    """Call ``fn(*case)`` for each case and compare with ``expected(*case)``; recognise the
+    ``wrong`` formulas (hint -> function) and explain them."""
+    if not callable(fn):
+        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}.")
+    try:
+        got = torch.tensor([float(fn(*c)) for c in cases], dtype=torch.float64)
+    except NotImplementedError:
+        raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
+    except (TypeError, ValueError) as e:
+        raise WrongAnswer(f"{name} must return a number for inputs like {cases[0]}; it raised {e!r}.") from None
+    ref = torch.tensor([expected(*c) for c in cases], dtype=torch.float64)
+    ref_t, got_t = ref[:, None], got[:, None]
+    _diagnose(
+        got_t,
+        ref_t,
+        {hint: torch.tensor([w(*c) for c in cases], dtype=torch.float64)[:, None] for hint, w in wrong.items()},
+        where,
+    )
+
+
+def check_mh_log_acceptance(mh_log_accept) -> None:
+    """Exercise (notebook 02): ``mh_log_accept(log_p_current, log_p_proposal)`` must return the
+    log of the random-walk Metropolis-Hastings acceptance probability,
+    log min(1, p(x') / p(x)) = min(0, log p(x') - log p(x)) (001, Eq. 2.1, symmetric q)."""
+    import math
+
+    cases = [(-1.0, -3.0), (-2.0, -0.5), (0.3, 0.3), (-10.0, -4.0), (-4.0, -10.0)]
+    _scalar_check(
+        mh_log_accept,
+        "mh_log_accept",
+        cases,
+        lambda a, b: min(0.0, b - a),
+        {
+            "A probability is at most 1, so its log is at most 0: take min(0, ...).": lambda a, b: b - a,
+            "Check the order: the ratio is p(proposal) / p(current), so log p(x') - log p(x).": lambda a, b: min(
+                0.0, a - b
+            ),
+            "Return the log of the acceptance probability, not the probability itself.": lambda a, b: min(
+                1.0, math.exp(b - a)
+            ),
+        },
+        "mh_log_accept(log_p_current, log_p_proposal)",
+    )
+
+
+def check_ula_stationary_variance(ula_variance) -> None:
+    """Exercise (notebook 02): ``ula_variance(s2, lam)`` must return the stationary variance of
+    ULA, x <- x + lam * (-x / s2) + sqrt(2 lam) z, on N(0, s2): s2 / (1 - lam / (2 s2))."""
+    cases = [(1.0, 0.1), (2.0, 0.5), (0.5, 0.2), (1.0, 0.8)]
+    _scalar_check(
+        ula_variance,
+        "ula_variance",
+        cases,
+        lambda s2, lam: s2 / (1 - lam / (2 * s2)),
+        {
+            "ULA is biased: its stationary variance is not the target's s2. Solve "
+            "v = (1 - lam/s2)^2 v + 2 lam for v.": lambda s2, lam: s2,
+            "Close: in v = a^2 v + 2 lam, a = 1 - lam / s2, so v = 2 lam / (1 - a^2); "
+            "expand 1 - a^2 = 2 lam / s2 - lam^2 / s2^2 carefully.": lambda s2, lam: s2 / (1 - lam / s2),
+            "The variance grows with the step (the discretisation adds energy): check the sign "
+            "in the denominator.": lambda s2, lam: s2 / (1 + lam / (2 * s2)),
+        },
+        "ula_variance(s2, lam)",
+    )
+
+
+def check_cas_beta(cas_beta) -> None:
+    """Exercise (notebook 03): ``cas_beta(eta, gamma)`` must return CAS's noise factor
+    beta = sqrt(1 - (1 - eta)^2 / gamma^2) (001, Alg. 5, App. C.7)."""
+    cases = [(0.2, 0.9), (0.5, 0.6), (0.1, 0.95), (0.6, 0.7)]
+    _scalar_check(
+        cas_beta,
+        "cas_beta",
+        cases,
+        lambda e, g: (1 - (1 - e) ** 2 / g**2) ** 0.5,
+        {
+            "That is beta squared: the noise factor is its square root.": lambda e, g: 1 - (1 - e) ** 2 / g**2,
+            "Square gamma too: the variance condition is sigma_i^2 (1 - eta)^2 + sigma_{i+1}^2 beta^2 "
+            "= sigma_{i+1}^2 with sigma_i = sigma_{i+1} / gamma.": lambda e, g: (1 - (1 - e) ** 2 / g) ** 0.5,
+            "The sample keeps a fraction (1 - eta) of its noise, not eta.": lambda e, g: (1 - e**2 / g**2) ** 0.5,
+        },
+        "cas_beta(eta, gamma)",
+    )
+
+
+def check_als_limit(als_limit_std) -> None:
+    """Exercise (notebook 03): ``als_limit_std(sigma, eta)`` must return the noise std that ALS
+    converges to at a level sigma with the exact score: sigma sqrt(2 / (2 - eta)) (Prop. 1)."""
+    cases = [(1.0, 0.1), (0.5, 0.5), (2.0, 1.0), (0.1, 0.01)]
+    _scalar_check(
+        als_limit_std,
+        "als_limit_std",
+        cases,
+        lambda s, e: s * (2 / (2 - e)) ** 0.5,
+        {
+            "That is what the schedule assumes, but Prop. 1 says ALS never reaches it: solve "
+            "v^2 = (1 - eta)^2 v^2 + 2 eta sigma^2.": lambda s, e: s,
+            "That is the variance; return the standard deviation.": lambda s, e: s**2 * 2 / (2 - e),
+            "Check the sign: 1 - (1 - eta)^2 = eta (2 - eta).": lambda s, e: s * (2 / (2 + e)) ** 0.5,
+        },
+        "als_limit_std(sigma, eta)",
+    )

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from gentoolkit._checks import positive_float, positive_int
 from gentoolkit.config import resolve_device
+from gentoolkit.score.adversarial import adversarial_dsm_losses
 from gentoolkit.score.losses import dsm_loss, ssm_loss
 
 LOSSES = {"dsm": dsm_loss, "ssm": ssm_loss}
@@ -64,6 +65,22 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint={str(path)!r} does not exist")
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def _check_finite(value: torch.Tensor, step: int, what: str, lr: float) -> None:
+    if not torch.isfinite(value):
+        raise TrainingDiverged(
+            f"training diverged at step {step}: the {what} loss is {value.item()}. "
+            f"Likely fix: lower lr (now {lr:g}), or raise the smallest noise level "
+            f"(the loss of tiny sigmas is the stiffest)."
+        )
+
+
+def _cosine(opt: torch.optim.Optimizer, lr: float, step: int, n_steps: int) -> None:
+    """lr follows a cosine from lr to lr / 20 over n_steps (a function of the step only)."""
+    frac = step / max(1, n_steps - 1)
+    for group in opt.param_groups:
+        group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 def _batch_sampler(data, batch_size: int, device: torch.device):
@@ -154,17 +171,10 @@ def train_score(
     bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc=f"{loss} training")
     for step in bar:
         if lr_decay:
-            frac = step / max(1, n_steps - 1)
-            for group in opt.param_groups:
-                group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            _cosine(opt, lr, step, n_steps)
         x = draw(g)
         value = loss_fn(net, x, sigmas, g)
-        if not torch.isfinite(value):
-            raise TrainingDiverged(
-                f"training diverged at step {step}: the {loss} loss is {value.item()}. "
-                f"Likely fix: lower lr (now {lr:g}), or raise the smallest noise level "
-                f"(the loss of tiny sigmas is the stiffest)."
-            )
+        _check_finite(value, step, loss, lr)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -180,3 +190,117 @@ def train_score(
         save_checkpoint(checkpoint, snapshot(n_steps))
     net.eval()
     return TrainResult(history=history, steps=n_steps, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class AdversarialResult:
+    """What :func:`train_adversarial_score` returns: per score-network step, the DSM term,
+    the score network's total loss (Eq. 8.5) and the discriminator's last loss (Eq. 8.4)."""
+
+    dsm: list[float] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
+    disc: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def train_adversarial_score(
+    net: torch.nn.Module,
+    disc: torch.nn.Module,
+    data,
+    sigmas,
+    *,
+    lam: float = 1.0,
+    n_steps: int = 3000,
+    n_disc: int = 1,
+    batch_size: int = 1024,
+    lr: float = 3e-3,
+    lr_disc: float = 1e-3,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+    checkpoint=None,
+    checkpoint_every: int = 500,
+    resume: bool = False,
+    callback=None,
+) -> AdversarialResult:
+    """Adversarial score matching (001, Sec. 8.6): for each score-network step, ``n_disc``
+    discriminator steps on Eq. 8.4, then one score step on Eq. 8.5 (see
+    :mod:`gentoolkit.score.adversarial`). Adam with beta1 = 0, beta2 = 0.9 for both networks:
+    App. C.2 used (0, .9) for the score network and (-.5, .9) for the discriminator, but
+    torch's Adam forbids a negative beta1, so the discriminator gets the closest allowed value.
+    The score network's learning rate follows the cosine of :func:`train_score`. Randomness,
+    divergence checks and checkpoints (both networks and optimisers) work as in
+    :func:`train_score`; ``callback(step, losses_dict)`` runs after each score step.
+    """
+    n_steps = positive_int("n_steps", n_steps)
+    n_disc = positive_int("n_disc", n_disc)
+    batch_size = positive_int("batch_size", batch_size)
+    checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
+    lr, lr_disc = positive_float("lr", lr), positive_float("lr_disc", lr_disc)
+    for name, m in (("net", net), ("disc", disc)):
+        if not isinstance(m, torch.nn.Module):
+            raise TypeError(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
+    dev = resolve_device(device)
+    net.to(dev).train()
+    disc.to(dev).train()
+    draw = _batch_sampler(data, batch_size, dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.9))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr_disc, betas=(0.0, 0.9))
+    g = torch.Generator().manual_seed(int(seed))
+    res = AdversarialResult()
+    start = 0
+    if resume and checkpoint is not None and Path(checkpoint).is_file():
+        state = load_checkpoint(checkpoint, map_location=dev)
+        net.load_state_dict(state["model"])
+        disc.load_state_dict(state["disc"])
+        opt.load_state_dict(state["optimizer"])
+        opt_d.load_state_dict(state["optimizer_disc"])
+        g.set_state(state["generator"].cpu())
+        res.dsm, res.score, res.disc = list(state["dsm"]), list(state["score"]), list(state["disc_loss"])
+        start = int(state["step"])
+
+    def snapshot(step: int) -> dict:
+        return {
+            "model": net.state_dict(),
+            "disc": disc.state_dict(),
+            "optimizer": opt.state_dict(),
+            "optimizer_disc": opt_d.state_dict(),
+            "generator": g.get_state(),
+            "dsm": res.dsm,
+            "score": res.score,
+            "disc_loss": res.disc,
+            "step": step,
+        }
+
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc="adversarial DSM")
+    for step in bar:
+        _cosine(opt, lr, step, n_steps)
+        for _ in range(n_disc):
+            losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam)
+            _check_finite(losses["disc"], step, "discriminator", lr_disc)
+            opt_d.zero_grad(set_to_none=True)
+            losses["disc"].backward()
+            opt_d.step()
+        losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam)
+        _check_finite(losses["score"], step, "adversarial score", lr)
+        opt.zero_grad(set_to_none=True)
+        losses["score"].backward()
+        opt.step()
+        res.dsm.append(losses["dsm"].item())
+        res.score.append(losses["score"].item())
+        res.disc.append(losses["disc"].item())
+        if progress and (step % 50 == 0 or step == n_steps - 1):
+            bar.set_postfix(dsm=f"{sum(res.dsm[-50:]) / len(res.dsm[-50:]):.4f}", disc=f"{res.disc[-1]:.3f}")
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0:
+            save_checkpoint(checkpoint, snapshot(step + 1))
+        if callback is not None:
+            callback(step, {k: v.item() for k, v in losses.items() if k != "eds"})
+    bar.close()
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, snapshot(n_steps))
+    net.eval()
+    disc.eval()
+    res.steps, res.seconds = n_steps, time.perf_counter() - t0
+    return res

@@ -37,3 +37,24 @@ def test_dsm_target_check():
 def test_checks_work_with_float32_answers():
     ex.check_dsm_target(lambda xn, x, sigma: (-(xn - x) / sigma**2).float())
     assert isinstance(ex.WrongAnswer("x"), AssertionError)
+
+
+def test_scalar_exercise_checks_accept_answers_and_explain_mistakes(capsys):
+    import math
+
+    ex.check_mh_log_acceptance(lambda a, b: min(0.0, b - a))
+    ex.check_ula_stationary_variance(lambda s2, lam: s2 / (1 - lam / (2 * s2)))
+    ex.check_cas_beta(lambda e, g: math.sqrt(1 - (1 - e) ** 2 / g**2))
+    ex.check_als_limit(lambda s, e: s * math.sqrt(2 / (2 - e)))
+    assert capsys.readouterr().out.count("Correct!") == 4
+    for check, fn, hint in [
+        (ex.check_mh_log_acceptance, lambda a, b: b - a, "at most 0"),
+        (ex.check_mh_log_acceptance, lambda a, b: min(1.0, math.exp(b - a)), "not the probability"),
+        (ex.check_ula_stationary_variance, lambda s2, lam: s2, "ULA is biased"),
+        (ex.check_cas_beta, lambda e, g: 1 - (1 - e) ** 2 / g**2, "beta squared"),
+        (ex.check_als_limit, lambda s, e: s, "never reaches it"),
+        (ex.check_als_limit, lambda s, e: 2 * s, "Not quite"),
+        (ex.check_cas_beta, lambda e, g: "x", "must return a number"),
+    ]:
+        with pytest.raises(ex.WrongAnswer, match=hint):
+            check(fn)

@@ -154,3 +154,46 @@ def test_tracker_denoising_brings_samples_to_the_data():
     w = NoiseTracker(dataset="8gaussians (narrow)", n_particles=1000)
     als_raw, als_eds, cas_raw, cas_eds, data = w._res["quality"]
     assert als_eds < als_raw and cas_eds < cas_raw and cas_raw < als_raw
+
+
+# ---------------------------------------------------------------------- sampler explorer
+EXPLORER_MOVES = {"dataset": "moons", "sampler": "MH", "step_size": 0.5, "n_steps": 50}
+
+
+@pytest.mark.parametrize("control", list(EXPLORER_MOVES))
+def test_moving_each_explorer_control_changes_the_drawing(control):
+    from gentoolkit.widgets import SamplerExplorer
+
+    w = SamplerExplorer(n_chains=60)
+    before, text = drawn(w), w.readout.value
+    w.set(**{control: EXPLORER_MOVES[control]})
+    assert not same(before, drawn(w)), control
+    assert w.readout.value != text, control
+
+
+def test_explorer_acceptance_falls_with_the_step_size():
+    from gentoolkit.widgets import SamplerExplorer
+
+    w = SamplerExplorer(sampler="MH", n_chains=60)
+    steps, rates = w.sweep()
+    assert rates[0] > 0.95 and rates[-1] < 0.2 and np.all(np.diff(rates) <= 0.05)
+    assert np.allclose(
+        w.figure.data[6].y, [float(w.readout.value.split("acceptance rate <b>")[1].split("%")[0]) / 100], atol=1e-3
+    )
+    w.set(sampler="ULA")
+    assert "100.0%" in w.readout.value  # ULA accepts every move
+
+
+def test_autocorrelation_of_known_processes():
+    from gentoolkit.widgets.sampler_explorer import autocorrelation
+
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(2000, 50, 2, generator=g)
+    acf = autocorrelation(white, 5)
+    assert acf[0] == pytest.approx(1.0) and np.abs(acf[1:]).max() < 0.05
+    # AR(1) with coefficient 0.8: acf(k) = 0.8^k
+    x = torch.zeros(4000, 50, 2)
+    for t in range(1, 4000):
+        x[t] = 0.8 * x[t - 1] + torch.randn(50, 2, generator=g)
+    acf = autocorrelation(x[200:], 4)
+    assert np.allclose(acf, 0.8 ** np.arange(5), atol=0.05)

@@ -101,3 +101,32 @@ class ScoreMLP(nn.Module):
             h = self.net(torch.cat([x_in, self.embed(c.log() / 4)], dim=1))
             return h / c[:, None]
         return self.net(torch.cat([x, self.embed(c)], dim=1))
+
+
+class MLPDiscriminator(nn.Module):
+    """D_phi(x): an MLP critic for low-dimensional data, one real number per sample.
+
+    LeakyReLU(0.2) activations as in DCGAN-style discriminators (lectures 004); with
+    ``spectral_norm=True`` every linear layer is spectrally normalised (001, Sec. 3 background),
+    a common way to keep the critic Lipschitz.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, *, spectral_norm: bool = False, seed: int = 0):
+        super().__init__()
+        self.dim = positive_int("dim", dim)
+        hidden = positive_int("hidden", hidden)
+        depth = positive_int("depth", depth)
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers: list[nn.Module] = [wrap(nn.Linear(self.dim, hidden)), nn.LeakyReLU(0.2)]
+            for _ in range(depth - 1):
+                layers += [wrap(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2)]
+            layers.append(wrap(nn.Linear(hidden, 1)))
+            self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.dim:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a tensor of shape (n, {self.dim}), got {shape}")
+        return self.net(x).squeeze(1)

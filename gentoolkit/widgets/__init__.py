@@ -6,6 +6,7 @@ built and driven in a Python test without a browser. In a notebook, one line sho
 
 from gentoolkit.widgets.base import Widget
 from gentoolkit.widgets.noise_tracker import NoiseTracker
+from gentoolkit.widgets.sampler_explorer import SamplerExplorer
 from gentoolkit.widgets.score_field import ScoreFieldViewer
 
-__all__ = ["NoiseTracker", "ScoreFieldViewer", "Widget"]
+__all__ = ["NoiseTracker", "SamplerExplorer", "ScoreFieldViewer", "Widget"]

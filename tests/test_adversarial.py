@@ -1,0 +1,105 @@
+import pytest
+import torch
+
+from gentoolkit.data import toy2d
+from gentoolkit.metrics import mode_stats
+from gentoolkit.nets import MLPDiscriminator, ScoreMLP
+from gentoolkit.score import dsm_loss
+from gentoolkit.score.adversarial import adversarial_dsm_losses
+from gentoolkit.train import load_checkpoint, train_adversarial_score
+
+SIGMAS = torch.logspace(-1.3, 0.5, 40)
+
+
+def g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_losses_match_eq_8_4_and_8_5_by_hand():
+    net, disc = ScoreMLP(hidden=16, depth=1), MLPDiscriminator(hidden=16, depth=1)
+    x = toy2d.get("ring").sample(64, g(1))
+    out = adversarial_dsm_losses(net, disc, x, SIGMAS, g(2), lam=2.5)
+    gen = g(2)  # replay: level, then noise
+    sig = SIGMAS[torch.randint(len(SIGMAS), (64,), generator=gen)]
+    z = torch.randn(64, 2, generator=gen)
+    xt = x + sig[:, None] * z
+    s = net(xt, sig)
+    h = xt + sig[:, None] ** 2 * s  # EDS, Eq. 8.3
+    dsm = 0.5 * ((sig[:, None] * s + z) ** 2).sum(1).mean()
+    torch.testing.assert_close(out["eds"], h)
+    torch.testing.assert_close(out["dsm"], dsm)
+    torch.testing.assert_close(out["dsm"], dsm_loss(net, x, SIGMAS, g(2)))  # the same DSM term
+    torch.testing.assert_close(out["disc"], ((disc(x) - 1) ** 2).mean() + ((disc(h) + 1) ** 2).mean())
+    torch.testing.assert_close(out["score"], ((disc(h) - 1) ** 2).mean() + 2.5 * dsm)
+
+
+def test_discriminator_loss_does_not_reach_the_score_network():
+    net, disc = ScoreMLP(hidden=16, depth=1), MLPDiscriminator(hidden=16, depth=1)
+    out = adversarial_dsm_losses(net, disc, toy2d.get("ring").sample(32, g(3)), SIGMAS, g(4))
+    out["disc"].backward()
+    assert all(p.grad is None for p in net.parameters())
+    assert all(p.grad is not None for p in disc.parameters())
+
+
+def test_lam_zero_and_huge_gan_free_limit():
+    net, disc = ScoreMLP(hidden=16, depth=1), MLPDiscriminator(hidden=16, depth=1)
+    x = toy2d.get("ring").sample(32, g(5))
+    a = adversarial_dsm_losses(net, disc, x, SIGMAS, g(6), lam=0.0)
+    torch.testing.assert_close(a["score"], ((disc(a["eds"]) - 1) ** 2).mean())
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        adversarial_dsm_losses(net, disc, x, SIGMAS, lam=-1.0)
+
+
+def _short(**kw):
+    net, disc = ScoreMLP(hidden=16, depth=1, seed=1), MLPDiscriminator(hidden=16, depth=1, seed=2)
+    r = train_adversarial_score(
+        net,
+        disc,
+        toy2d.get("8gaussians"),
+        SIGMAS,
+        n_steps=30,
+        batch_size=64,
+        seed=3,
+        progress=False,
+        device="cpu",
+        **kw,
+    )
+    return net, disc, r
+
+
+def test_training_is_seeded_and_resumes_exactly(tmp_path):
+    (n1, d1, r1), (n2, d2, r2) = _short(), _short()
+    assert r1.dsm == r2.dsm and r1.disc == r2.disc and len(r1.score) == 30
+    ck = tmp_path / "adv.pt"
+
+    def kill(step, losses):
+        if step == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _short(checkpoint=ck, checkpoint_every=10, callback=kill)
+    assert load_checkpoint(ck)["step"] == 10
+    n3, d3, r3 = _short(checkpoint=ck, resume=True)
+    assert r3.dsm == r1.dsm and r3.disc == r1.disc
+    for a, b in zip(list(n3.parameters()) + list(d3.parameters()), list(n1.parameters()) + list(d1.parameters())):
+        assert torch.equal(a, b)
+
+
+def test_training_reduces_the_dsm_term_and_checks_arguments():
+    net, disc, r = _short()
+    assert sum(r.dsm[-5:]) / 5 < sum(r.dsm[:5]) / 5
+    with pytest.raises(ValueError, match="n_disc must be a positive integer, got 0"):
+        _short(n_disc=0)
+    with pytest.raises(TypeError, match="disc must be a torch.nn.Module"):
+        train_adversarial_score(net, lambda x: x, toy2d.get("ring"), SIGMAS, n_steps=1)
+
+
+def test_mode_stats():
+    mix = toy2d.get("8gaussians")
+    perfect = mode_stats(mix.sample(8000, g(7)), mix)
+    assert perfect["covered"] == 8 and perfect["high_quality"] > 0.99 and perfect["kl"] < 0.01
+    one_mode = mix.means[0] + 0.1 * torch.randn(1000, 2, generator=g(8), dtype=torch.float64)
+    collapsed = mode_stats(one_mode, mix)
+    assert collapsed["covered"] == 1 and collapsed["kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item())
+    noise = 5 * torch.randn(1000, 2, generator=g(9))
+    assert mode_stats(noise, mix)["high_quality"] < 0.1
