@@ -70,6 +70,8 @@ def _short(**kw):
 def test_training_is_seeded_and_resumes_exactly(tmp_path):
     (n1, d1, r1), (n2, d2, r2) = _short(), _short()
     assert r1.dsm == r2.dsm and r1.disc == r2.disc and len(r1.score) == 30
+    for a, b in zip(list(n1.parameters()) + list(d1.parameters()), list(n2.parameters()) + list(d2.parameters())):
+        assert torch.equal(a, b)
     ck = tmp_path / "adv.pt"
 
     def kill(step, losses):
