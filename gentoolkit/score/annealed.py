@@ -173,7 +173,7 @@ def cas_betas(sigmas, eps: float) -> torch.Tensor:
     gamma = s[1:] / s[:-1]
     if gamma.numel() and abs(1 - eta) > gamma.min().item() * (1 + 1e-12):
         g = gamma.min().item()
-        i = int(gamma.argmin())
+        i = int(torch.nonzero(gamma <= g * (1 + 1e-9))[0])  # the first of the tightest levels
         lo, hi = s[-1].item() ** 2 * (1 - g), s[-1].item() ** 2 * (1 + g)
         raise ValueError(
             f"eps={eps:g} gives eta = eps / sigma_L^2 = {eta:.4g} with |1 - eta| > gamma_{i + 1} = "
