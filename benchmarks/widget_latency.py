@@ -54,7 +54,7 @@ def main() -> None:
         # the flagship, at default settings (2,000 particles, exact score): its main slider is eps
         "NoiseTracker (eps)": (lambda: NoiseTracker(), "eps", list(np.geomspace(2.6e-4, 4e-3, 17))),
         "NoiseTracker (level shown)": (lambda: NoiseTracker(), "level", list(range(1, 11))),
-        "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "step_size", list(np.geomspace(0.005, 0.5, 15))),
+        "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "step_size", list(np.geomspace(0.02, 2.0, 15))),
     }
     for name, (build, control, values) in cases.items():
         w = build()

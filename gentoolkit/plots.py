@@ -1,4 +1,5 @@
-"""Static matplotlib figures for the notebooks (the interactive ones live in ``widgets``)."""
+"""Static matplotlib figures for the notebooks (the interactive ones live in ``widgets``), and
+``grid(bounds, n)``, the evaluation grid they and the widgets share."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import torch
 
 from gentoolkit.data import toy2d
 from gentoolkit.widgets._plot import grid
+
+__all__ = ["grid", "plot_datasets", "plot_loss", "plot_score_error", "plot_smoothing"]
 
 
 def plot_datasets(n: int = 2000, seed: int = 0, names=None):

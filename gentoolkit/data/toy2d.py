@@ -124,7 +124,10 @@ class Mixture2D:
         """Exact score grad_x log p_sigma(x), shape (n, 2), in closed form (no autograd)."""
         log_terms, mu, var = self._log_terms(x, sigma)
         w = torch.softmax(log_terms, dim=1) / var  # responsibilities / variances, (n, K)
-        return w @ mu - x * w.sum(1, keepdim=True)  # sum_k w_k (mu_k - x)
+        # sum_k w_k (mu_k - x) per coordinate; elementwise + row sums rather than a tiny
+        # (n, K) @ (K, 2) matmul, whose BLAS threads stall when the other core is busy
+        wsum = w.sum(1, keepdim=True)
+        return torch.cat([(w * mu[:, 0]).sum(1, keepdim=True), (w * mu[:, 1]).sum(1, keepdim=True)], 1) - x * wsum
 
     def prob(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact density p_sigma(x), shape (n,)."""

@@ -1,5 +1,7 @@
-"""Sample-quality metrics. ``mode_stats``: mode coverage and quality on Gaussian-mixture data."""
+"""Sample-quality and mixing metrics: ``mode_stats`` (mode coverage and quality on
+Gaussian-mixture data), ``autocorrelation`` and ``mean_squared_jump`` (Markov chains)."""
 
+from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
 from gentoolkit.metrics.modes import mode_stats
 
-__all__ = ["mode_stats"]
+__all__ = ["autocorrelation", "mean_squared_jump", "mode_stats"]

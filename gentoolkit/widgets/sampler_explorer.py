@@ -3,6 +3,10 @@ mixture with an exact log-density and score. Slide the step size and see accepta
 mixing trade off: small steps are almost always accepted but crawl; large steps jump far but
 are rejected (MH, MALA) or, without a correction (ULA), sample the wrong distribution.
 
+The slider is the *proposal noise std* h for every sampler, so the samplers compare at equal
+noise: MH proposes x + h z; ULA and MALA use the Langevin step lambda = h^2 / 2, whose
+proposal x + lambda grad log p + sqrt(2 lambda) z has noise std h.
+
 Panels: the chains' final positions and three trajectories over the density; the
 acceptance rate against the step size (a sweep, with the current value marked); the
 autocorrelation of the first coordinate over the second half of the chains (mixing: the
@@ -20,46 +24,40 @@ import torch
 from plotly.subplots import make_subplots
 
 from gentoolkit.data import toy2d
+from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
 from gentoolkit.metrics.modes import mode_stats
 from gentoolkit.sampling.classic import mala, metropolis_hastings, ula
 from gentoolkit.widgets._plot import grid
 from gentoolkit.widgets.base import Widget
 
 SAMPLERS = ("MH", "ULA", "MALA")
-_SWEEP = np.geomspace(1e-3, 3.0, 13)
+_SWEEP = np.geomspace(0.01, 3.0, 13)
 _MAX_LAG = 30
 
 
-def run_sampler(name: str, mix, x0: torch.Tensor, step: float, n_steps: int, seed: int, keep_chain: bool = True):
-    """Run one of ``SAMPLERS`` on the exact ``mix``; returns a ``ChainResult``."""
+def run_sampler(name: str, mix, x0: torch.Tensor, noise_std: float, n_steps: int, seed: int, keep_chain: bool = True):
+    """Run one of ``SAMPLERS`` on the exact ``mix`` with proposal noise std ``noise_std``
+    (MH's step; lambda = noise_std^2 / 2 for ULA and MALA). Returns a ``ChainResult``."""
     g = torch.Generator().manual_seed(seed)
+    lam = noise_std**2 / 2
     if name == "MH":
-        return metropolis_hastings(mix.log_prob, x0, step, n_steps, generator=g, keep_chain=keep_chain)
+        return metropolis_hastings(mix.log_prob, x0, noise_std, n_steps, generator=g, keep_chain=keep_chain)
     if name == "ULA":
-        return ula(mix.score, x0, step, n_steps, generator=g, keep_chain=keep_chain)
+        return ula(mix.score, x0, lam, n_steps, generator=g, keep_chain=keep_chain)
     if name == "MALA":
-        return mala(mix.log_prob, x0, step, n_steps, score_fn=mix.score, generator=g, keep_chain=keep_chain)
+        return mala(mix.log_prob, x0, lam, n_steps, score_fn=mix.score, generator=g, keep_chain=keep_chain)
     raise ValueError(f"unknown sampler={name!r}; expected one of {SAMPLERS}")
 
 
-def autocorrelation(chain: torch.Tensor, max_lag: int) -> np.ndarray:
-    """Autocorrelation of the first coordinate, per lag, averaged over chains: chain (T, n, d)."""
-    a = chain[:, :, 0].double()
-    a = a - a.mean(0, keepdim=True)
-    var = a.pow(2).mean(0).clamp_min(1e-12)
-    lags = range(min(max_lag, a.shape[0] - 1) + 1)
-    return np.array([((a[: a.shape[0] - k] * a[k:]).mean(0) / var).mean().item() for k in lags])
-
-
 class SamplerExplorer(Widget):
-    """Args: dataset (a ``toy2d`` name), sampler (``"MH"``, ``"ULA"`` or ``"MALA"``), step
-    size, n_chains (chains run in parallel), seed."""
+    """Args: dataset (a ``toy2d`` name), sampler (``"MH"``, ``"ULA"`` or ``"MALA"``),
+    step_size (the proposal noise std h), n_chains (chains run in parallel), seed."""
 
     def __init__(
         self,
         dataset: str = "8gaussians",
         sampler: str = "MALA",
-        step_size: float = 0.05,
+        step_size: float = 0.3,
         *,
         n_chains: int = 300,
         seed: int = 0,
@@ -75,14 +73,14 @@ class SamplerExplorer(Widget):
             "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
             "sampler": W.ToggleButtons(options=list(SAMPLERS), value=sampler, description="sampler"),
             "step_size": W.FloatLogSlider(
-                value=step_size, base=10, min=-3, max=0.5, step=0.05, description="step size", readout_format=".3g"
+                value=step_size, base=10, min=-2, max=0.5, step=0.05, description="proposal std", readout_format=".3g"
             ),
             "n_steps": W.IntSlider(value=100, min=10, max=400, step=10, description="steps"),
         }
         fig = make_subplots(
             rows=1,
             cols=3,
-            subplot_titles=["chains", "acceptance rate vs step size", "autocorrelation (mixing)"],
+            subplot_titles=["chains", "acceptance rate vs proposal std", "autocorrelation (mixing)"],
             horizontal_spacing=0.08,
         )
         fig.add_trace(
@@ -102,7 +100,7 @@ class SamplerExplorer(Widget):
             go.Scatter(mode="markers", marker=dict(color="crimson", size=12, symbol="star"), name="current"), 1, 2
         )
         fig.add_trace(go.Scatter(mode="lines+markers", line=dict(color="crimson"), name="ACF"), 1, 3)
-        fig.update_xaxes(type="log", title_text="step size", row=1, col=2)
+        fig.update_xaxes(type="log", title_text="proposal noise std h", row=1, col=2)
         fig.update_yaxes(range=[0, 1.05], row=1, col=2)
         fig.update_xaxes(title_text="lag", row=1, col=3)
         fig.update_yaxes(range=[-0.2, 1.05], row=1, col=3)
@@ -142,7 +140,7 @@ class SamplerExplorer(Widget):
         logp = mix.log_prob(pts).reshape(60, 60).numpy()
         logp = np.maximum(logp, logp.max() - 12)
         acf = autocorrelation(chain[n_steps // 2 :], _MAX_LAG)
-        jumps = (chain[1:] - chain[:-1]).pow(2).sum(-1).mean().item()
+        jumps = mean_squared_jump(chain)
         stats = mode_stats(r.x, mix)
         sx, sy = self.sweep()
         f = self.figure
@@ -157,7 +155,9 @@ class SamplerExplorer(Widget):
             f.layout.xaxis.range = b[:2]
             f.layout.yaxis.range = b[2:]
         self.readout.value = (
-            f"<b>{sampler}</b>, step {step:.3g}: acceptance rate <b>{100 * rate:.1f}%</b> · "
+            f"<b>{sampler}</b>, proposal std {step:.3g}"
+            + (f" (λ = {step**2 / 2:.3g})" if sampler != "MH" else "")
+            + f": acceptance rate <b>{100 * rate:.1f}%</b> · "
             f"mean squared jump <b>{jumps:.4f}</b> · modes covered <b>{stats['covered']}/{stats['modes']}</b> · "
             f"high-quality samples {100 * stats['high_quality']:.0f}%"
         )
