@@ -83,3 +83,21 @@ def randn(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> to
     """
     dev = generator.device if generator is not None else like.device
     return torch.randn(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
+
+
+def batch(name: str, x, expected: str = "(n, ...) with n samples") -> torch.Tensor:
+    """Check that ``x`` is a floating-point tensor with a leading batch axis (ndim >= 2)."""
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
+        got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a floating-point tensor of shape {expected}, got {got}")
+    return x
+
+
+def call_score(fn, x: torch.Tensor, sigma: torch.Tensor, name: str = "score_fn") -> torch.Tensor:
+    """``fn(x, sigma)``, checked to return a tensor of x's shape (a clear error, not a
+    broadcasting surprise deep inside a sampler or loss)."""
+    out = fn(x, sigma)
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{name}(x, sigma) must return a tensor of x's shape {tuple(x.shape)}, got {got}")
+    return out

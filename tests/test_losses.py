@@ -142,7 +142,8 @@ def test_bad_inputs():
             loss(net, x, torch.ones(2, 2))
         with pytest.raises(ValueError, match="x must be a floating-point tensor of shape"):
             loss(net, torch.zeros(4), 0.1)
-        with pytest.raises(ValueError, match=r"must return a tensor of the input's shape \(4, 2\), got \(4, 3\)"):
+        bad_shape = r"score_net\(x, sigma\) must return a tensor of x's shape \(4, 2\), got \(4, 3\)"
+        with pytest.raises(ValueError, match=bad_shape):
             loss(lambda x, s: torch.zeros(4, 3), x, 0.1)
         with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
             loss(net, x, 0.1, reduction="sum")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gentoolkit._checks import positive_float, positive_int, randn
+from gentoolkit._checks import batch, positive_float, positive_int, randn
 
 
 @dataclass
@@ -56,10 +56,7 @@ def _uniform(shape, generator, like: torch.Tensor) -> torch.Tensor:
 
 
 def _check_x0(x0) -> torch.Tensor:
-    if not isinstance(x0, torch.Tensor) or x0.ndim < 2 or not x0.is_floating_point():
-        got = f"shape {tuple(x0.shape)}" if isinstance(x0, torch.Tensor) else type(x0).__name__
-        raise ValueError(f"x0 must be a floating-point tensor of shape (n_chains, dim, ...), got {got}")
-    return x0
+    return batch("x0", x0, "(n_chains, dim, ...)")
 
 
 def _logp(log_prob, x: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ import numbers
 
 import torch
 
-from gentoolkit._checks import positive_float, positive_int, randn
+from gentoolkit._checks import batch, call_score, positive_float, positive_int, randn
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int) -> torch.Tensor:
@@ -83,18 +83,11 @@ def _check_sigmas(sigmas) -> torch.Tensor:
 
 
 def _check_x(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
-        got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a floating-point tensor of shape (n, ...) with n samples, got {got}")
-    return x
+    return batch("x", x)
 
 
 def _score(score_fn, x: torch.Tensor, sigma: float) -> torch.Tensor:
-    out = score_fn(x, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
-    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"score_fn(x, sigma) must return a tensor of x's shape {tuple(x.shape)}, got {got}")
-    return out
+    return call_score(score_fn, x, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
 
 
 def _check_form(form: str) -> None:
@@ -109,10 +102,7 @@ def eds(score_fn, x: torch.Tensor, sigma) -> torch.Tensor:
         if sigma.shape[0] != x.shape[0]:
             raise ValueError(f"sigma must be a float or have shape ({x.shape[0]},), got {tuple(sigma.shape)}")
         sig = sigma.to(x)
-        out = score_fn(x, sig)
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            raise ValueError(f"score_fn(x, sigma) must return a tensor of x's shape {tuple(x.shape)}")
-        return x + sig.reshape(-1, *([1] * (x.ndim - 1))) ** 2 * out
+        return x + sig.reshape(-1, *([1] * (x.ndim - 1))) ** 2 * call_score(score_fn, x, sig)
     if not isinstance(sigma, numbers.Real | torch.Tensor):
         raise TypeError(f"sigma must be a float or a 1-D tensor, got {type(sigma).__name__}")
     sigma = positive_float("sigma", float(sigma))

@@ -16,7 +16,7 @@ import numbers
 
 import torch
 
-from gentoolkit._checks import positive_int, randn
+from gentoolkit._checks import batch, call_score, positive_int, randn
 
 
 def _levels(sigmas, like: torch.Tensor) -> torch.Tensor:
@@ -38,10 +38,7 @@ def _levels(sigmas, like: torch.Tensor) -> torch.Tensor:
 
 
 def _check_x(x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
-        got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a floating-point tensor of shape (n, ...) with n samples, got {got}")
-    return x
+    return batch("x", x)
 
 
 def _draw_sigma(sigmas, x: torch.Tensor, generator) -> torch.Tensor:
@@ -53,11 +50,7 @@ def _draw_sigma(sigmas, x: torch.Tensor, generator) -> torch.Tensor:
 
 
 def _call(score_net, xt: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    out = score_net(xt, sigma)
-    if not isinstance(out, torch.Tensor) or out.shape != xt.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"score_net(x, sigma) must return a tensor of the input's shape {tuple(xt.shape)}, got {got}")
-    return out
+    return call_score(score_net, xt, sigma, "score_net")
 
 
 def _bcast(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
