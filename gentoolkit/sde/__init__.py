@@ -1,0 +1,12 @@
+"""Score-based models as SDEs (report 000; thesis 001, Sec. 2.4.2, Eq. 2.15-2.18).
+
+``VESDE``, ``VPSDE`` and ``SubVPSDE`` share one interface (``sde``, ``marginal_prob``,
+``prior_sampling``, ``reverse_drift``) so that solvers are written once against it, and every
+method broadcasts over any sample shape: 2D points and images share every line.
+``mixture_score`` gives the exact score of a ``toy2d`` mixture under any of them.
+"""
+
+from gentoolkit.sde.exact import mixture_log_prob, mixture_score
+from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
+
+__all__ = ["SDE", "SubVPSDE", "VESDE", "VPSDE", "mixture_log_prob", "mixture_score"]
