@@ -93,11 +93,11 @@ def batch(name: str, x, expected: str = "(n, ...) with n samples") -> torch.Tens
     return x
 
 
-def call_score(fn, x: torch.Tensor, sigma: torch.Tensor, name: str = "score_fn") -> torch.Tensor:
+def call_score(fn, x: torch.Tensor, sigma: torch.Tensor, name: str = "score_fn", cond: str = "sigma") -> torch.Tensor:
     """``fn(x, sigma)``, checked to return a tensor of x's shape (a clear error, not a
     broadcasting surprise deep inside a sampler or loss)."""
     out = fn(x, sigma)
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"{name}(x, sigma) must return a tensor of x's shape {tuple(x.shape)}, got {got}")
+        raise ValueError(f"{name}(x, {cond}) must return a tensor of x's shape {tuple(x.shape)}, got {got}")
     return out

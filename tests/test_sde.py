@@ -97,3 +97,92 @@ def test_bad_inputs():
         sde.marginal_prob(torch.zeros(3, 2), torch.tensor([0.1, 1.5, 0.2]))
     with pytest.raises(ValueError, match=r"t must be a float or a 1-D tensor with one time per sample, shape \(3,\)"):
         sde.sde(torch.zeros(3, 2), torch.zeros(4))
+
+
+# ---------------------------------------------------------------------- solvers
+from gentoolkit.sde import METHODS, sample, tweedie  # noqa: E402
+
+MU, S = 1.5, 0.5
+
+
+def gaussian_score(sde):
+    """Exact score of N(MU, S^2 I) data under the SDE: p_t = N(m MU, (m^2 S^2 + std^2) I)."""
+
+    def f(x, t):
+        m, sd = sde.mean_std(t)
+        m, sd = m.reshape(-1, *([1] * (x.ndim - 1))), sd.reshape(-1, *([1] * (x.ndim - 1)))
+        return -(x - m * MU) / (m**2 * S**2 + sd**2)
+
+    return f
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("sde", SDES[:2], ids=IDS[:2])
+def test_every_method_samples_gaussian_data(sde, method):
+    r = sample(sde, gaussian_score(sde), (8000, 2), method, generator=g(10), n_steps=400)
+    se = S / math.sqrt(16000)
+    assert abs(r.x.mean().item() - MU) < 5 * se + 0.01, r.x.mean()
+    assert abs(r.x.std().item() / S - 1) < 0.03, r.x.std()
+    assert r.nfe == 400 * (2 if method == "pc" else 1) + 1  # + 1 for the final denoising
+    assert r.times[0] == 1.0 and r.times[-1] == pytest.approx(sde.t_eps)
+
+
+def test_sub_vp_and_options():
+    sde = SubVPSDE()
+    r = sample(sde, gaussian_score(sde), (4000, 2), "pc", generator=g(11), n_steps=300, n_corrector=2, snr=0.1)
+    assert abs(r.x.mean().item() - MU) < 0.03 and abs(r.x.std().item() / S - 1) < 0.04
+    assert r.nfe == 300 * 3 + 1
+    em = sample(sde, gaussian_score(sde), (16, 2), "pc", generator=g(12), n_steps=5, predictor="euler_maruyama")
+    assert em.x.shape == (16, 2)
+
+
+def test_same_generator_same_samples_callback_and_images():
+    sde = VPSDE()
+    seen = []
+    a = sample(
+        sde,
+        gaussian_score(sde),
+        (8, 1, 3, 3),
+        "euler_maruyama",
+        generator=g(13),
+        n_steps=20,
+        callback=lambda i, t, x: seen.append((i, t)),
+    )
+    b = sample(sde, gaussian_score(sde), (8, 1, 3, 3), "euler_maruyama", generator=g(13), n_steps=20)
+    assert torch.equal(a.x, b.x) and a.x.shape == (8, 1, 3, 3)
+    assert [i for i, _ in seen] == list(range(20)) and seen[-1][1] == pytest.approx(1e-3)
+    c = sample(sde, gaussian_score(sde), (8, 1, 3, 3), "euler_maruyama", generator=g(13), n_steps=20, denoise=False)
+    torch.testing.assert_close(tweedie(sde, lambda x, t: gaussian_score(sde)(x, torch.full((8,), t)), c.x, 1e-3), a.x)
+    start = torch.zeros(8, 2)
+    d = sample(sde, gaussian_score(sde), None, "ancestral", x_init=start, generator=g(14), n_steps=10)
+    assert d.x.shape == (8, 2)
+
+
+def test_tweedie_recovers_the_clean_mean_for_gaussian_data():
+    # for N(MU, S^2) data, E[x0 | x_t] = MU + S^2 m / (m^2 S^2 + std^2) (x_t - m MU)
+    sde = VPSDE()
+    x = torch.randn(5, 2, generator=g(15), dtype=torch.float64)
+    t = 0.3
+    m, sd = (v.item() for v in sde.mean_std(torch.tensor([t], dtype=torch.float64)))
+    expected = MU + S**2 * m / (m**2 * S**2 + sd**2) * (x - m * MU)
+    got = tweedie(sde, lambda x, tt: gaussian_score(sde)(x, torch.full((5,), tt, dtype=torch.float64)), x, t)
+    torch.testing.assert_close(got, expected)
+
+
+def test_sampler_bad_inputs():
+    sde = VPSDE()
+    score = gaussian_score(sde)
+    with pytest.raises(ValueError, match=r"unknown method='heun'; expected one of \['ancestral', 'euler_maruyama'"):
+        sample(sde, score, (4, 2), "heun")
+    with pytest.raises(ValueError, match=r"method 'euler_maruyama' takes options \['n_steps'\], not \['snr'\]"):
+        sample(sde, score, (4, 2), "euler_maruyama", snr=0.1)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer, got 0"):
+        sample(sde, score, (4, 2), "pc", n_steps=0)
+    with pytest.raises(ValueError, match="snr must be a finite number > 0"):
+        sample(sde, score, (4, 2), "pc", snr=-1.0)
+    with pytest.raises(ValueError, match="ancestral sampling is defined for VESDE and VPSDE, not SubVPSDE"):
+        sample(SubVPSDE(), score, (4, 2), "ancestral")
+    with pytest.raises(ValueError, match=r"score_fn\(x, t\) must return a tensor of x's shape \(4, 2\)"):
+        sample(sde, lambda x, t: x[:, :1], (4, 2), "euler_maruyama", n_steps=2)
+    with pytest.raises(TypeError, match="sde must be a VESDE, VPSDE or SubVPSDE"):
+        sample("vp", score, (4, 2), "euler_maruyama")

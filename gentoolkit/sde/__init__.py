@@ -8,5 +8,17 @@ method broadcasts over any sample shape: 2D points and images share every line.
 
 from gentoolkit.sde.exact import mixture_log_prob, mixture_score
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
+from gentoolkit.sde.solvers import METHODS, SampleResult, sample, tweedie
 
-__all__ = ["SDE", "SubVPSDE", "VESDE", "VPSDE", "mixture_log_prob", "mixture_score"]
+__all__ = [
+    "METHODS",
+    "SDE",
+    "SampleResult",
+    "SubVPSDE",
+    "VESDE",
+    "VPSDE",
+    "mixture_log_prob",
+    "mixture_score",
+    "sample",
+    "tweedie",
+]
