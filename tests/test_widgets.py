@@ -205,3 +205,15 @@ def test_autocorrelation_of_known_processes():
     assert mean_squared_jump(x[200:]) == pytest.approx(2 * 2 * 0.2 / 0.36, rel=0.03)
     with pytest.raises(ValueError, match=r"chain must be a tensor of shape \(T >= 2"):
         mean_squared_jump(torch.zeros(1, 3, 2))
+
+
+def test_tracker_with_a_trained_network_keeps_no_graph():
+    from gentoolkit.nets import ScoreMLP
+    from gentoolkit.widgets import NoiseTracker
+
+    net = ScoreMLP(data_std=2.0)  # untrained is fine: we check plumbing, not quality
+    w = NoiseTracker(dataset="8gaussians", score_fn=net, n_particles=100)
+    assert all(not x.requires_grad for x in w._res["als"])
+    before = drawn(w)
+    w.set(eps=1e-3)
+    assert not same(before, drawn(w))

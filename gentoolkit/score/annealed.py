@@ -19,7 +19,8 @@ H(x, sigma) = x + sigma^2 s(x, sigma) (Eq. 8.3, the empirical Bayes mean E[x_cle
 
 ``score_fn(x, sigma)`` receives sigma as a 1-D tensor of shape (n,), one entry per sample,
 and x of any shape (n, ...): points and images share every line. ``callback(i, sigma_i, x)``
-is called after the last update of level i (0-based).
+is called after the last update of level i (0-based). The samplers run under
+``torch.no_grad()``: a score network's graph is not kept across the hundreds of steps.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def eds(score_fn, x: torch.Tensor, sigma) -> torch.Tensor:
     return x + sigma**2 * _score(score_fn, x, sigma)
 
 
+@torch.no_grad()
 def als(
     score_fn,
     x: torch.Tensor,
@@ -174,6 +176,7 @@ def cas_betas(sigmas, eps: float) -> torch.Tensor:
     return torch.cat([beta, torch.zeros(1, dtype=beta.dtype)])
 
 
+@torch.no_grad()
 def cas(
     score_fn,
     x: torch.Tensor,

@@ -119,6 +119,7 @@ def tweedie(sde: SDE, score, x: torch.Tensor, t: float) -> torch.Tensor:
     return (x + _bt(s, x) ** 2 * score(x, t)) / _bt(m, x)
 
 
+@torch.no_grad()
 def sample(
     sde: SDE,
     score_fn,

@@ -63,12 +63,22 @@ class NoiseTracker(Widget):
     score_fn: None (exact scores), a callable for ``dataset``, or {dataset: callable}.
     n_particles: samples per sampler (2,000 by default).
     seed: seeds the initial points and the noise (same seed, same pictures).
+    device: where the samplers and the networks run (the pictures are drawn from CPU copies).
     """
 
-    def __init__(self, dataset: str = "8gaussians (narrow)", score_fn=None, *, n_particles: int = 2000, seed: int = 0):
+    def __init__(
+        self,
+        dataset: str = "8gaussians (narrow)",
+        score_fn=None,
+        *,
+        n_particles: int = 2000,
+        seed: int = 0,
+        device="cpu",
+    ):
         self._data = datasets()
         self.nets = score_fns(score_fn, dataset, list(self._data))
         self.n_particles, self.seed = int(n_particles), int(seed)
+        self.device = torch.device(device)
         controls = {
             "eps": W.FloatLogSlider(
                 value=5e-4, base=10, min=-6, max=-2, step=0.1, description="ε (step)", readout_format=".1e"
@@ -157,8 +167,8 @@ class NoiseTracker(Widget):
         s = self.sigmas()
         eps, n_sigma = self.value("eps"), self.value("n_sigma")
         g = torch.Generator().manual_seed(self.seed)
-        x0 = s[0].item() * torch.randn(self.n_particles, 2, generator=g)
-        out: dict = {"sigmas": s, "eta": eps / s[-1].item() ** 2, "mix": mix, "cas_error": None, "x0": x0}
+        x0 = (s[0].item() * torch.randn(self.n_particles, 2, generator=g)).to(self.device)
+        out: dict = {"sigmas": s, "eta": eps / s[-1].item() ** 2, "mix": mix, "cas_error": None, "x0": x0.cpu()}
         snaps: list[torch.Tensor] = []
         x_als = als(
             score,
@@ -168,7 +178,7 @@ class NoiseTracker(Widget):
             n_sigma,
             denoise=False,
             generator=torch.Generator().manual_seed(self.seed + 1),
-            callback=lambda i, sig, x: snaps.append(x),
+            callback=lambda i, sig, x: snaps.append(x.cpu()),
         )
         out["als"], out["als_final"] = snaps, x_als
         dil = dilate_sigmas(s, n_sigma)
@@ -183,7 +193,7 @@ class NoiseTracker(Widget):
 
         def keep(i, sig, x):  # after the n_sigma dilated levels that stand for training level k
             if (i + 1) % n_sigma == 0 or i == last:
-                snaps_cas.append(x)
+                snaps_cas.append(x.cpu())
 
         out["cas_final"] = cas(
             score, x0, dil, eps, denoise=False, generator=torch.Generator().manual_seed(self.seed + 1), callback=keep
@@ -202,9 +212,11 @@ class NoiseTracker(Widget):
         res["cas_noise"] = v[len(s) :] if res["cas"] is not None else None
         score = self.nets.get(mix.name, mix.score)
         last = s[-1].item()
-        rows = [res["als_final"], eds(score, res["als_final"], last)]
-        if res["cas_final"] is not None:
-            rows += [res["cas_final"], eds(score, res["cas_final"], last)]
+        with torch.no_grad():
+            rows = [res["als_final"], eds(score, res["als_final"], last)]
+            if res["cas_final"] is not None:
+                rows += [res["cas_final"], eds(score, res["cas_final"], last)]
+        rows = [r.cpu() for r in rows]
         data = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 2))
         res["quality"] = [self._rms_to_means(mix, x) for x in rows] + [self._rms_to_means(mix, data)]
 
