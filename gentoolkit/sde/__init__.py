@@ -7,6 +7,7 @@ method broadcasts over any sample shape: 2D points and images share every line.
 """
 
 from gentoolkit.sde.exact import mixture_log_prob, mixture_score
+from gentoolkit.sde.ode import log_likelihood
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
 from gentoolkit.sde.solvers import METHODS, SampleResult, sample, tweedie
 
@@ -17,6 +18,7 @@ __all__ = [
     "SubVPSDE",
     "VESDE",
     "VPSDE",
+    "log_likelihood",
     "mixture_log_prob",
     "mixture_score",
     "sample",
