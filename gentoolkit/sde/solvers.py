@@ -17,6 +17,8 @@ result with Tweedie's formula.
   averaged over the batch (alpha = 1 - beta h for VP, 1 otherwise), as in report 000.
 - ``"ode"`` (rtol, atol): the probability-flow ODE with adaptive RK45
   (:mod:`gentoolkit.sde.ode`, which also gives log-likelihoods).
+- ``"ggf"`` (eps_rel, eps_abs, data_range, h_init, theta, r, norm, memory): Gotta Go Fast,
+  001 Alg. 6, with Brownian memory by default (:mod:`gentoolkit.sde.ggf`).
 """
 
 from __future__ import annotations
@@ -27,17 +29,21 @@ from dataclasses import dataclass
 import torch
 
 from gentoolkit._checks import batch, call_score, positive_float, positive_int
+from gentoolkit.sde.ggf import GGFStats, ggf
 from gentoolkit.sde.ode import ode_sample
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE, _bt
 
 
 @dataclass
 class SampleResult:
-    """``x``: the samples; ``nfe``: batched score evaluations; ``times``: the time grid used."""
+    """``x``: the samples; ``nfe``: batched score evaluations; ``times``: the time grid used
+    (for "ggf": the start and end times); ``stats``: for "ggf", a :class:`GGFStats` with the
+    accepted and rejected step counts, evaluations per sample and the accepted step sizes."""
 
     x: torch.Tensor
     nfe: int
     times: torch.Tensor
+    stats: GGFStats | None = None
 
 
 class _Counter:
@@ -99,6 +105,7 @@ METHODS = {
     "ancestral": {"n_steps"},
     "pc": {"n_steps", "n_corrector", "snr", "predictor"},
     "ode": {"rtol", "atol"},
+    "ggf": {"eps_rel", "eps_abs", "data_range", "h_init", "theta", "r", "norm", "memory"},
 }
 
 
@@ -163,12 +170,12 @@ def sample(
         raise TypeError(f"sde must be a VESDE, VPSDE or SubVPSDE, got {type(sde).__name__}")
     if method == "ancestral" and type(sde) not in (VESDE, VPSDE):
         raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(sde).__name__}")
-    n_steps = positive_int("n_steps", options.get("n_steps", 1000)) if method != "ode" else 0
+    n_steps = positive_int("n_steps", options.get("n_steps", 1000)) if method not in ("ode", "ggf") else 0
     t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
     if not t_eps < sde.T:
         raise ValueError(f"t_eps must be < T = {sde.T}, got {t_eps}")
     predictor = options.get("predictor", "reverse_diffusion" if method == "pc" else method)
-    if method != "ode" and predictor not in _PREDICTORS:
+    if method not in ("ode", "ggf") and predictor not in _PREDICTORS:
         raise ValueError(f"predictor={predictor!r} is not known; expected one of {sorted(_PREDICTORS)}")
     if method == "pc":
         n_corrector = positive_int("n_corrector", options.get("n_corrector", 1))
@@ -178,12 +185,18 @@ def sample(
     else:
         x = batch("x_init", x_init).to(device=device or x_init.device)
     score = _Counter(score_fn)
-    if method == "ode":
-        x, nfe = ode_sample(sde, score_fn, x, t_eps, rtol=options.get("rtol", 1e-5), atol=options.get("atol", 1e-5))
-        score.nfe = nfe
+    if method in ("ode", "ggf"):
+        stats = None
+        if method == "ode":
+            x, score.nfe = ode_sample(
+                sde, score_fn, x, t_eps, rtol=options.get("rtol", 1e-5), atol=options.get("atol", 1e-5)
+            )
+        else:
+            x, stats = ggf(sde, score_fn, x, t_eps, generator=generator, **options)
+            score.nfe = stats.nfe
         if denoise:
             x = tweedie(sde, score, x, t_eps)
-        return SampleResult(x=x, nfe=score.nfe, times=torch.tensor([sde.T, t_eps], dtype=torch.float64))
+        return SampleResult(x=x, nfe=score.nfe, times=torch.tensor([sde.T, t_eps], dtype=torch.float64), stats=stats)
     times = torch.linspace(sde.T, t_eps, n_steps + 1, dtype=torch.float64)
     step = _PREDICTORS[predictor]
     for i in range(n_steps):
