@@ -120,7 +120,9 @@ def train_score(
         data: a dataset with ``.sample(n, generator)`` (e.g. a ``toy2d`` mixture) or a tensor
             of shape (N, ...) to draw minibatches from.
         sigmas: the noise levels the loss draws from (see :func:`gentoolkit.score.dsm_loss`).
-        loss: ``"dsm"`` (denoising) or ``"ssm"`` (sliced, variance-reduced).
+        loss: ``"dsm"`` (denoising) or ``"ssm"`` (sliced, variance-reduced), or any callable
+            ``loss(net, x, generator) -> scalar`` (then ``sigmas`` must be None), e.g.
+            ``functools.partial(sde_dsm_loss, sde=VPSDE())`` for the SDE models.
         n_steps: total optimisation steps (a resumed run continues up to this number).
         lr / lr_decay: Adam learning rate; with ``lr_decay`` it follows a cosine from lr to
             lr / 20 over ``n_steps`` (a function of the step, so resuming needs no state).
@@ -133,8 +135,19 @@ def train_score(
 
     Raises ``TrainingDiverged`` naming the step if the loss becomes NaN or infinite.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss={loss!r} is not known; expected one of {sorted(LOSSES)}")
+    if callable(loss):
+        if sigmas is not None:
+            raise ValueError("sigmas must be None when loss is a callable (it draws its own noise levels)")
+        custom = loss
+
+        def loss_fn(net_, x_, _sigmas, g_):
+            return custom(net_, x_, g_)
+
+        loss = getattr(custom, "__name__", None) or getattr(getattr(custom, "func", None), "__name__", "custom")
+    elif loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is not known; expected one of {sorted(LOSSES)} or a callable")
+    else:
+        loss_fn = LOSSES[loss]
     n_steps = positive_int("n_steps", n_steps)
     batch_size = positive_int("batch_size", batch_size)
     checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
@@ -144,7 +157,6 @@ def train_score(
     dev = resolve_device(device)
     net.to(dev).train()
     draw = _batch_sampler(data, batch_size, dev)
-    loss_fn = LOSSES[loss]
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(int(seed))
     history: list[float] = []

@@ -277,3 +277,55 @@ def test_ggf_options_and_errors():
         sample(sde, gaussian_score(sde), (4, 2), "ggf", norm="l1")
     with pytest.raises(ValueError, match="eps_rel must be a finite number > 0, got -0.1"):
         sample(sde, gaussian_score(sde), (4, 2), "ggf", eps_rel=-0.1)
+
+
+# ---------------------------------------------------------------------- training on 2D
+import functools  # noqa: E402
+
+from gentoolkit.metrics import mode_stats  # noqa: E402
+from gentoolkit.nets import ScoreMLP  # noqa: E402
+from gentoolkit.sde import ScaledScore, sde_dsm_loss  # noqa: E402
+from gentoolkit.train import train_score  # noqa: E402
+
+
+def test_sde_dsm_loss_by_hand_and_at_the_exact_score():
+    sde = VPSDE()
+    mix = toy2d.get("8gaussians")
+    x = mix.sample(64, g(40)).double()
+    exact = mixture_score(mix, sde)
+    value = sde_dsm_loss(exact, x, g(41), sde=sde)
+    gen = g(41)  # replay: t, then z
+    t = sde.t_eps + (1 - sde.t_eps) * torch.rand(64, generator=gen, dtype=torch.float64)
+    z = torch.randn(64, 2, generator=gen, dtype=torch.float64)
+    mean, std = sde.marginal_prob(x, t)
+    ref = 0.5 * ((std * exact(mean + std * z, t) + z) ** 2).sum(1).mean()
+    torch.testing.assert_close(value, ref)
+    # the exact score beats a shifted one by E std^2 |c|^2 / 2 (the DSM excess, per time)
+    many = mix.sample(100_000, g(42)).double()
+    l0 = sde_dsm_loss(exact, many, g(43), sde=sde)
+    l1 = sde_dsm_loss(lambda xx, tt: exact(xx, tt) + 0.2, many, g(43), sde=sde)
+    tt = sde.t_eps + (1 - sde.t_eps) * torch.rand(100_000, generator=g(44), dtype=torch.float64)
+    expected = 0.5 * (sde.mean_std(tt)[1] ** 2).mean().item() * 2 * 0.2**2
+    assert abs((l1 - l0).item() - expected) < 0.1 * expected
+
+
+@pytest.mark.slow
+def test_training_a_time_conditional_score_on_vp():
+    sde, mix = VPSDE(), toy2d.get("8gaussians")
+    net = ScaledScore(sde, ScoreMLP(cond="time", seed=0), data_std=2.0)
+    train_score(
+        net, mix, None, loss=functools.partial(sde_dsm_loss, sde=sde), n_steps=1500, progress=False, device="cpu"
+    )
+    exact = mixture_score(mix, sde)
+    tt = torch.full((4000,), 0.3, dtype=torch.float64)
+    mean, std = sde.marginal_prob(mix.sample(4000, g(45)).double(), tt)
+    xt = mean + std * torch.randn(4000, 2, generator=g(46), dtype=torch.float64)
+    with torch.no_grad():
+        est = net(xt.float(), tt.float()).double()
+    err = ((est - exact(xt, tt)).pow(2).sum() / exact(xt, tt).pow(2).sum()).sqrt().item()
+    assert err < 0.1, err
+    out = sample(sde, net, (4000, 2), "euler_maruyama", n_steps=300, generator=g(47))
+    st = mode_stats(out.x, mix)
+    assert st["covered"] == 8 and st["high_quality"] > 0.9, st
+    with pytest.raises(ValueError, match="sigmas must be None when loss is a callable"):
+        train_score(net, mix, [0.1], loss=functools.partial(sde_dsm_loss, sde=sde), n_steps=1)

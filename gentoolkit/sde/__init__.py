@@ -10,11 +10,13 @@ from gentoolkit.sde.exact import mixture_log_prob, mixture_score
 from gentoolkit.sde.ode import log_likelihood
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
 from gentoolkit.sde.solvers import METHODS, SampleResult, sample, tweedie
+from gentoolkit.sde.training import ScaledScore, sde_dsm_loss
 
 __all__ = [
     "METHODS",
     "SDE",
     "SampleResult",
+    "ScaledScore",
     "SubVPSDE",
     "VESDE",
     "VPSDE",
@@ -22,5 +24,6 @@ __all__ = [
     "mixture_log_prob",
     "mixture_score",
     "sample",
+    "sde_dsm_loss",
     "tweedie",
 ]
