@@ -6,7 +6,7 @@ method broadcasts over any sample shape: 2D points and images share every line.
 ``mixture_score`` gives the exact score of a ``toy2d`` mixture under any of them.
 """
 
-from gentoolkit.sde.exact import mixture_log_prob, mixture_score
+from gentoolkit.sde.exact import em_gaussian_moments, gaussian_score, mixture_log_prob, mixture_score
 from gentoolkit.sde.ode import log_likelihood
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
 from gentoolkit.sde.solvers import METHODS, SampleResult, sample, tweedie
@@ -20,6 +20,8 @@ __all__ = [
     "SubVPSDE",
     "VESDE",
     "VPSDE",
+    "em_gaussian_moments",
+    "gaussian_score",
     "log_likelihood",
     "mixture_log_prob",
     "mixture_score",

@@ -39,3 +39,46 @@ def mixture_score(mixture: Mixture2D, sde: SDE):
         return ((r / var)[:, :, None] * diff).sum(1)
 
     return score_fn
+
+
+def gaussian_score(sde: SDE, mu: float, s: float):
+    """The exact score of isotropic Gaussian data N(mu, s^2 I) under ``sde``:
+    p_t = N(m(t) mu, (m(t)^2 s^2 + std(t)^2) I), so score = -(x - m mu) / (m^2 s^2 + std^2)."""
+
+    def score_fn(x: torch.Tensor, t) -> torch.Tensor:
+        m, sd = sde.mean_std(_times(t, x))
+        view = (-1, *([1] * (x.ndim - 1)))
+        m, sd = m.reshape(view), sd.reshape(view)
+        return -(x - m * mu) / (m**2 * s**2 + sd**2)
+
+    return score_fn
+
+
+def em_gaussian_moments(sde: SDE, mu: float, s: float, n_steps: int, *, t_eps=None, denoise: bool = True):
+    """Exact per-coordinate mean and std of Euler-Maruyama samples (method "euler_maruyama"
+    of :func:`gentoolkit.sde.sample`, prior start, optional Tweedie denoising) on N(mu, s^2 I)
+    data with the exact score: with a linear score every EM step is affine,
+    x <- A x + B + C z, so mean and variance follow exactly, with no sampling noise."""
+    t_eps = sde.t_eps if t_eps is None else t_eps
+    times = torch.linspace(sde.T, t_eps, n_steps + 1, dtype=torch.float64)
+    mean, var = 0.0, sde.prior_std() ** 2
+
+    def coeffs(t: float):
+        tv = torch.tensor([t], dtype=torch.float64)
+        a, g = (v.item() for v in sde.coefficients(tv))
+        m, sd = (v.item() for v in sde.mean_std(tv))
+        return a, g, m, m**2 * s**2 + sd**2, sd
+
+    for i in range(n_steps):
+        t, h = times[i].item(), (times[i] - times[i + 1]).item()
+        a, g, m, v, _ = coeffs(t)
+        # x' = x - (a x + g^2 (x - m mu) / v) h + g sqrt(h) z
+        A = 1 - a * h - g**2 * h / v
+        B = g**2 * h * m * mu / v
+        mean, var = A * mean + B, A**2 * var + g**2 * h
+    if denoise:
+        _, _, m, v, sd = coeffs(t_eps)
+        # Tweedie: (x + sd^2 score) / m = (x (1 - sd^2 / v) + sd^2 m mu / v) / m
+        A, B = (1 - sd**2 / v) / m, sd**2 * mu / v
+        mean, var = A * mean + B, A**2 * var
+    return mean, var**0.5
