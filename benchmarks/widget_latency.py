@@ -16,7 +16,7 @@ import torch
 
 from gentoolkit.data import toy2d
 from gentoolkit.nets import ScoreMLP
-from gentoolkit.widgets import NoiseTracker, SamplerExplorer, ScoreFieldViewer
+from gentoolkit.widgets import NoiseTracker, SamplerExplorer, ScoreFieldViewer, SolverExplorer
 
 
 def measure(widget, control: str, values, moves: int) -> dict:
@@ -36,6 +36,7 @@ def measure(widget, control: str, values, moves: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--moves", type=int, default=60)
+    ap.add_argument("--only", default="", help="run only widgets whose name contains this")
     args = ap.parse_args()
     torch.set_num_threads(2)
     sigmas = list(np.geomspace(0.02, 2.5, 23))
@@ -55,8 +56,17 @@ def main() -> None:
         "NoiseTracker (eps)": (lambda: NoiseTracker(), "eps", list(np.geomspace(2.6e-4, 4e-3, 17))),
         "NoiseTracker (level shown)": (lambda: NoiseTracker(), "level", list(range(1, 11))),
         "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "step_size", list(np.geomspace(0.02, 2.0, 15))),
+        # the targets: an EM-100 redraw and a GGF redraw at 2,000 particles
+        "SolverExplorer (EM, steps ~100)": (lambda: SolverExplorer(), "n_steps", [90, 100, 110, 100]),
+        "SolverExplorer (GGF, eps_rel)": (
+            lambda: SolverExplorer(method="ggf"),
+            "eps_rel",
+            list(np.geomspace(0.08, 0.125, 7)),
+        ),
     }
     for name, (build, control, values) in cases.items():
+        if args.only not in name:
+            continue
         w = build()
         print(json.dumps({"widget": name, **measure(w, control, values, args.moves), "target_p50_ms": 100}), flush=True)
 

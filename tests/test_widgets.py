@@ -217,3 +217,57 @@ def test_tracker_with_a_trained_network_keeps_no_graph():
     before = drawn(w)
     w.set(eps=1e-3)
     assert not same(before, drawn(w))
+
+
+# ---------------------------------------------------------------------- solver explorer
+SOLVER_MOVES = [  # (method to select first, control, new value)
+    ("euler_maruyama", "sde", "VE"),
+    ("euler_maruyama", "dataset", "moons"),
+    ("euler_maruyama", "method", "reverse_diffusion"),
+    ("euler_maruyama", "n_steps", 40),
+    ("pc", "snr", 0.3),
+    ("ggf", "eps_rel", 0.3),
+    ("ggf", "eps_abs", 0.05),
+    ("ggf", "memory", False),
+    ("ode", "eps_rel", 0.3),
+]
+
+
+@pytest.mark.parametrize(("method", "control", "value"), SOLVER_MOVES)
+def test_moving_each_solver_control_changes_the_drawing(method, control, value):
+    from gentoolkit.widgets import SolverExplorer
+
+    w = SolverExplorer(method=method, n_particles=300)
+    w.set(n_steps=20)
+    before, text = drawn(w), w.readout.value
+    w.set(**{control: value})
+    assert not same(before, drawn(w)), control
+    assert w.readout.value != text
+
+
+def test_solver_explorer_greys_out_unused_knobs_and_reports_ggf_counts():
+    from gentoolkit.widgets import SolverExplorer
+
+    w = SolverExplorer(method="ggf", n_particles=300)
+    assert w.controls["n_steps"].disabled and not w.controls["eps_rel"].disabled
+    assert "accepted" in w.readout.value and "NFE per sample" in w.readout.value
+    steps = np.asarray(w.figure.data[-1].y)
+    assert len(steps) > 0 and steps.max() > 5 * steps.min()  # adaptive: the step size varies
+    w.set(method="euler_maruyama")
+    assert not w.controls["n_steps"].disabled and w.controls["snr"].disabled
+    assert np.allclose(np.asarray(w.figure.data[-1].y), 0.999 / 100)  # uniform grid of 100 steps
+    w.set(sde="sub-VP", method="ancestral")
+    assert "VE and VP only" in w.readout.value
+
+
+def test_sliced_wasserstein():
+    from gentoolkit.metrics import sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20_000, 2, generator=g)
+    assert sliced_wasserstein(x, x) == 0.0
+    # a shift by c: every projection moves by u.c, so SW2^2 = E_u (u.c)^2 = |c|^2 / d
+    c = torch.tensor([3.0, 4.0])
+    assert sliced_wasserstein(x, x + c, n_projections=4000, generator=g) == pytest.approx(5 / np.sqrt(2), rel=0.03)
+    with pytest.raises(ValueError, match="x and y must have the same shape"):
+        sliced_wasserstein(x, x[:10])

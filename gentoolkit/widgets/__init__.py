@@ -8,5 +8,6 @@ from gentoolkit.widgets.base import Widget
 from gentoolkit.widgets.noise_tracker import NoiseTracker
 from gentoolkit.widgets.sampler_explorer import SamplerExplorer
 from gentoolkit.widgets.score_field import ScoreFieldViewer
+from gentoolkit.widgets.solver_explorer import SolverExplorer
 
-__all__ = ["NoiseTracker", "SamplerExplorer", "ScoreFieldViewer", "Widget"]
+__all__ = ["NoiseTracker", "SamplerExplorer", "ScoreFieldViewer", "SolverExplorer", "Widget"]
