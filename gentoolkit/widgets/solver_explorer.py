@@ -70,6 +70,7 @@ class SolverExplorer(Widget):
         self.nets = {(sde, k): v for k, v in nets.items()} if nets else dict(score_fn or {})
         self.n_particles, self.seed = int(n_particles), int(seed)
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
+        self._refs: dict = {}
         controls = {
             "sde": W.ToggleButtons(options=list(SDES), value=sde, description="SDE"),
             "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
@@ -119,6 +120,20 @@ class SolverExplorer(Widget):
             return {"n_steps": self.value("n_steps"), "snr": self.value("snr")}
         return {"n_steps": self.value("n_steps")}
 
+    def _reference(self, name: str):
+        """Per dataset, computed once: a fresh data sample, the sliced W2 between two data
+        samples (the noise floor of the readout's distance), the density contours, bounds."""
+        if name not in self._refs:
+            mix = self._mixtures[name]
+            data = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 1))
+            ref = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 2))
+            floor = sliced_wasserstein(ref, data, n_projections=64, generator=torch.Generator().manual_seed(3))
+            b = mix.bounds(margin=5)
+            xs, ys, pts = grid(b, 50)
+            logp = mix.log_prob(pts).reshape(50, 50).numpy()
+            self._refs[name] = (data, floor, (xs, ys, np.maximum(logp, logp.max() - 12)), b)
+        return self._refs[name]
+
     def update(self) -> None:
         m = self.value("method")
         for name, users in _USES.items():
@@ -148,14 +163,8 @@ class SolverExplorer(Widget):
         )
         secs = time.perf_counter() - t0
         x = res.x
-        data = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 1))
-        ref = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 2))
-        sw = sliced_wasserstein(x, data, generator=torch.Generator().manual_seed(3))
-        floor = sliced_wasserstein(ref, data, generator=torch.Generator().manual_seed(3))
-        b = mix.bounds(margin=5)
-        xs, ys, pts = grid(b, 50)
-        logp = mix.log_prob(pts).reshape(50, 50).numpy()
-        logp = np.maximum(logp, logp.max() - 12)
+        data, floor, (xs, ys, logp), b = self._reference(data_name)
+        sw = sliced_wasserstein(x, data, n_projections=64, generator=torch.Generator().manual_seed(3))
         f = self.figure
         with f.batch_update():
             f.data[0].update(x=xs, y=ys, z=logp)
