@@ -204,3 +204,94 @@ def check_als_limit(als_limit_std) -> None:
         },
         "als_limit_std(sigma, eta)",
     )
+
+
+def check_vp_marginal_std(vp_marginal_std) -> None:
+    """Exercise (notebook 04): ``vp_marginal_std(t, beta_min, beta_max)`` must return the std of
+    the VP perturbation kernel, sqrt(1 - exp(-B(t))) with B(t) = beta_min t + (beta_max - beta_min)
+    t^2 / 2 (001, Eq. 2.16; Sec. 10.3.3)."""
+    import math
+
+    def integral(t, b0, b1):
+        return b0 * t + 0.5 * (b1 - b0) * t**2
+
+    cases = [(0.5, 0.1, 20.0), (0.1, 0.1, 20.0), (1.0, 0.1, 20.0), (0.3, 1.0, 5.0), (0.05, 0.5, 10.0)]
+    _scalar_check(
+        vp_marginal_std,
+        "vp_marginal_std",
+        cases,
+        lambda t, b0, b1: math.sqrt(1 - math.exp(-integral(t, b0, b1))),
+        {
+            "That is the variance 1 - exp(-B(t)); return its square root, the standard deviation.": lambda t, b0, b1: (
+                1 - math.exp(-integral(t, b0, b1))
+            ),
+            "That is the mean factor m(t) = exp(-B(t) / 2), the share of x(0) left in x(t); the std is "
+            "sqrt(1 - exp(-B(t))).": lambda t, b0, b1: math.exp(-0.5 * integral(t, b0, b1)),
+            "Integrate beta(u) = beta_min + u (beta_max - beta_min) from 0 to t: B(t) = beta_min t + "
+            "(beta_max - beta_min) t**2 / 2 (the t^2 term has a factor 1/2; beta(t) * t is not the "
+            "integral).": lambda t, b0, b1: math.sqrt(1 - math.exp(-(b0 * t + (b1 - b0) * t**2))),
+            "The variance is 1 - exp(-B(t)), not 1 - exp(-B(t) / 2): the halving belongs to the mean "
+            "factor exp(-B / 2), and the variance decays like its square.": lambda t, b0, b1: math.sqrt(
+                1 - math.exp(-0.5 * integral(t, b0, b1))
+            ),
+            "sqrt(B(t)) is the noise the SDE injects, int_0^t g^2 = B(t), ignoring that the drift "
+            "-beta x / 2 shrinks it as it goes: solve dv/dt = -beta v + beta, v(0) = 0.": lambda t, b0, b1: math.sqrt(
+                integral(t, b0, b1)
+            ),
+        },
+        "vp_marginal_std(t, beta_min, beta_max)",
+    )
+
+
+def check_ggf_step_update(ggf_next_h) -> None:
+    """Exercise (notebook 04): ``ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)`` must return
+    the next step size of Gotta Go Fast, min(t_remaining, theta h err^(-r)) (001, Eq. 10.6, with
+    h_max the time left)."""
+    import inspect
+
+    cases = [
+        (0.01, 0.5, 0.8),
+        (0.02, 2.0, 0.5),
+        (0.01, 0.1, 0.05),
+        (0.05, 1.0, 0.3),
+        (0.02, 4.0, 0.7, 0.8, 0.5),
+        (0.01, 0.25, 0.5, 0.5, 1.0),
+    ]
+
+    def right(h, e, t, theta=0.9, r=0.9):
+        return min(t, theta * h * e ** (-r))
+
+    if callable(ggf_next_h):
+        try:
+            inspect.signature(ggf_next_h).bind(0.01, 0.5, 0.8, 0.9, 0.9)
+        except TypeError:
+            raise WrongAnswer(
+                "ggf_next_h must also take theta and r, with defaults: "
+                "def ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)."
+            ) from None
+        except ValueError:  # no inspectable signature (a builtin): let the calls below decide
+            pass
+    _scalar_check(
+        ggf_next_h,
+        "ggf_next_h",
+        cases,
+        right,
+        {
+            "A step may not go past t_eps: cap it with min(t_remaining, ...), the h_max of Eq. 10.6.": (
+                lambda h, e, t, theta=0.9, r=0.9: theta * h * e ** (-r)
+            ),
+            "Check the sign of the exponent: a small error (err < 1) must make the next step larger, "
+            "so use err ** (-r).": lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h * e**r),
+            "Multiply by the safety factor theta (< 1), which keeps the next attempt a little "
+            "smaller than the error estimate suggests.": lambda h, e, t, theta=0.9, r=0.9: min(t, h * e ** (-r)),
+            "The step is capped by the time left: take the min, not the max.": (
+                lambda h, e, t, theta=0.9, r=0.9: max(t, theta * h * e ** (-r))
+            ),
+            "Use the arguments theta and r: the test also calls ggf_next_h with theta and r other "
+            "than 0.9.": lambda h, e, t, theta=0.9, r=0.9: min(t, 0.9 * h * e ** (-0.9)),
+            "The error enters as err ** (-r), not 1 / err (that is r = 1).": (
+                lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h / e)
+            ),
+        },
+        "ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)",
+    )

@@ -58,3 +58,18 @@ def test_scalar_exercise_checks_accept_answers_and_explain_mistakes(capsys):
     ]:
         with pytest.raises(ex.WrongAnswer, match=hint):
             check(fn)
+
+
+def test_notebook_04_checks():
+    import math
+
+    ex.check_vp_marginal_std(lambda t, b0, b1: math.sqrt(1 - math.exp(-(b0 * t + 0.5 * (b1 - b0) * t**2))))
+    ex.check_ggf_step_update(lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h * e ** (-r)))
+    with pytest.raises(ex.WrongAnswer, match="return its square root"):
+        ex.check_vp_marginal_std(lambda t, b0, b1: 1 - math.exp(-(b0 * t + 0.5 * (b1 - b0) * t**2)))
+    with pytest.raises(ex.WrongAnswer, match="cap it with min"):
+        ex.check_ggf_step_update(lambda h, e, t, theta=0.9, r=0.9: theta * h * e ** (-r))
+    with pytest.raises(ex.WrongAnswer, match="must also take theta and r"):
+        ex.check_ggf_step_update(lambda h, e, t: min(t, 0.9 * h * e ** (-0.9)))
+    with pytest.raises(ex.WrongAnswer, match="Use the arguments theta and r"):
+        ex.check_ggf_step_update(lambda h, e, t, theta=0.9, r=0.9: min(t, 0.9 * h * e ** (-0.9)))

@@ -38,7 +38,9 @@ from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE, _bt
 class SampleResult:
     """``x``: the samples; ``nfe``: batched score evaluations; ``times``: the time grid used
     (for "ggf": the start and end times); ``stats``: for "ggf", a :class:`GGFStats` with the
-    accepted and rejected step counts, evaluations per sample and the accepted step sizes."""
+    accepted and rejected step counts, evaluations per sample and the accepted step sizes.
+    ``nfe`` includes the final Tweedie call when ``denoise=True``; ``stats`` counts only the
+    solver's own evaluations."""
 
     x: torch.Tensor
     nfe: int
