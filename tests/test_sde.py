@@ -364,3 +364,16 @@ def test_ggf_beats_em_1000_on_vp_d64_and_improves_with_eps_rel():
     # measured here: errors 0.0055, 0.0006, 0.0005 at 75, 315, 361 NFE per sample; EM-1000: 0.0009
     assert errs[0.01] < em_error + 2 * mc_sd and nfes[0.01] < 600, (errs, nfes, em_error)
     assert errs[0.005] < errs[0.1] / 3 and errs[0.01] < errs[0.1] / 3, errs
+
+
+def test_review_fixes_x_init_untouched_and_ancestral_predictor_on_sub_vp():
+    from gentoolkit.sde import gaussian_score as gscore
+
+    sde = VPSDE()
+    x0 = torch.randn(8, 2, generator=g(60))
+    keep = x0.clone()
+    for method in ("ggf", "euler_maruyama", "ode"):
+        sample(sde, gscore(sde, MU, S), None, method, x_init=x0, generator=g(61), denoise=False)
+        assert torch.equal(x0, keep), method
+    with pytest.raises(ValueError, match="ancestral sampling is defined for VESDE and VPSDE, not SubVPSDE"):
+        sample(SubVPSDE(), gscore(SubVPSDE(), MU, S), (4, 2), "pc", predictor="ancestral")

@@ -147,6 +147,7 @@ def ggf(
     max_iters = positive_int("max_iters", max_iters)
     if norm not in ("l2", "linf"):
         raise ValueError(f"norm must be 'l2' (scaled, 001 Sec. 10.4.1.3) or 'linf', got {norm!r}")
+    x = x.clone()  # updated in place below; never the caller's tensor
     n = x.shape[0]
     view = (-1, *([1] * (x.ndim - 1)))
     t = torch.full((n,), sde.T, dtype=torch.float64, device=x.device)

@@ -92,7 +92,9 @@ def _reverse_diffusion_step(sde, score, x, t, h, generator):
 def _ancestral_step(sde, score, x, t, h, generator):
     tv = _vec(t, x)
     if isinstance(sde, VESDE):
-        sig, prev = sde.sigma(tv), sde.sigma(_vec(t - h, x)) if t - h > 0 else torch.zeros_like(tv)
+        # SMLD's chain on the exact kernel stds s(t) = sqrt(sigma(t)^2 - sigma_min^2)
+        sig = sde.mean_std(tv)[1]
+        prev = sde.mean_std(_vec(t - h, x))[1] if t - h > 0 else torch.zeros_like(tv)
         sig, prev = _bt(sig, x), _bt(prev, x)
         mean = x + (sig**2 - prev**2) * score(x, t)
         return mean + torch.sqrt(prev**2 * (sig**2 - prev**2) / sig**2) * _noise(x, generator)
@@ -170,8 +172,6 @@ def sample(
         raise ValueError(f"method {method!r} takes options {sorted(METHODS[method])}, not {unknown}")
     if not isinstance(sde, SDE):
         raise TypeError(f"sde must be a VESDE, VPSDE or SubVPSDE, got {type(sde).__name__}")
-    if method == "ancestral" and type(sde) not in (VESDE, VPSDE):
-        raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(sde).__name__}")
     n_steps = positive_int("n_steps", options.get("n_steps", 1000)) if method not in ("ode", "ggf") else 0
     t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
     if not t_eps < sde.T:
@@ -179,6 +179,8 @@ def sample(
     predictor = options.get("predictor", "reverse_diffusion" if method == "pc" else method)
     if method not in ("ode", "ggf") and predictor not in _PREDICTORS:
         raise ValueError(f"predictor={predictor!r} is not known; expected one of {sorted(_PREDICTORS)}")
+    if method not in ("ode", "ggf") and predictor == "ancestral" and type(sde) not in (VESDE, VPSDE):
+        raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(sde).__name__}")
     if method == "pc":
         n_corrector = positive_int("n_corrector", options.get("n_corrector", 1))
         snr = positive_float("snr", options.get("snr", 0.16))
