@@ -67,6 +67,28 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
+def _restore(checkpoint, resume: bool, dev, g: torch.Generator, stateful: dict) -> dict | None:
+    """With ``resume`` and an existing ``checkpoint``: load every ``stateful`` object (modules
+    and optimisers, by key) and the generator; return the whole state (None otherwise)."""
+    if not (resume and checkpoint is not None and Path(checkpoint).is_file()):
+        return None
+    state = load_checkpoint(checkpoint, map_location=dev)
+    for key, obj in stateful.items():
+        obj.load_state_dict(state[key])
+    g.set_state(state["generator"].cpu())
+    return state
+
+
+def _snapshot(step: int, g: torch.Generator, stateful: dict, **extra) -> dict:
+    """Everything a resumed run needs: state dicts, the generator state, the step, ``extra``."""
+    return {
+        **{key: obj.state_dict() for key, obj in stateful.items()},
+        "generator": g.get_state(),
+        "step": step,
+        **extra,
+    }
+
+
 def _check_finite(value: torch.Tensor, step: int, what: str, lr: float) -> None:
     if not torch.isfinite(value):
         raise TrainingDiverged(
@@ -159,25 +181,13 @@ def train_score(
     draw = _batch_sampler(data, batch_size, dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(int(seed))
-    history: list[float] = []
-    start = 0
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=dev)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        g.set_state(state["generator"].cpu())
-        history = list(state["history"])
-        start = int(state["step"])
+    stateful = {"model": net, "optimizer": opt}
+    state = _restore(checkpoint, resume, dev, g, stateful)
+    history: list[float] = list(state["history"]) if state else []
+    start = int(state["step"]) if state else 0
 
     def snapshot(step: int) -> dict:
-        return {
-            "model": net.state_dict(),
-            "optimizer": opt.state_dict(),
-            "generator": g.get_state(),
-            "history": history,
-            "step": step,
-            "loss_name": loss,
-        }
+        return _snapshot(step, g, stateful, history=history, loss_name=loss)
 
     t0 = time.perf_counter()
     bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc=f"{loss} training")
@@ -261,29 +271,14 @@ def train_adversarial_score(
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr_disc, betas=(0.0, 0.9))
     g = torch.Generator().manual_seed(int(seed))
     res = AdversarialResult()
-    start = 0
-    if resume and checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=dev)
-        net.load_state_dict(state["model"])
-        disc.load_state_dict(state["disc"])
-        opt.load_state_dict(state["optimizer"])
-        opt_d.load_state_dict(state["optimizer_disc"])
-        g.set_state(state["generator"].cpu())
+    stateful = {"model": net, "disc": disc, "optimizer": opt, "optimizer_disc": opt_d}
+    state = _restore(checkpoint, resume, dev, g, stateful)
+    if state:
         res.dsm, res.score, res.disc = list(state["dsm"]), list(state["score"]), list(state["disc_loss"])
-        start = int(state["step"])
+    start = int(state["step"]) if state else 0
 
     def snapshot(step: int) -> dict:
-        return {
-            "model": net.state_dict(),
-            "disc": disc.state_dict(),
-            "optimizer": opt.state_dict(),
-            "optimizer_disc": opt_d.state_dict(),
-            "generator": g.get_state(),
-            "dsm": res.dsm,
-            "score": res.score,
-            "disc_loss": res.disc,
-            "step": step,
-        }
+        return _snapshot(step, g, stateful, dsm=res.dsm, score=res.score, disc_loss=res.disc)
 
     t0 = time.perf_counter()
     bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc="adversarial DSM")

@@ -66,8 +66,13 @@ class SolverExplorer(Widget):
             raise ValueError(f"unknown sde={sde!r}; expected one of {list(SDES)}")
         if method not in SOLVERS:
             raise ValueError(f"unknown method={method!r}; expected one of {list(SOLVERS)}")
-        nets = score_fns(score_fn, dataset, toy2d.names()) if not isinstance(score_fn, dict) else {}
-        self.nets = {(sde, k): v for k, v in nets.items()} if nets else dict(score_fn or {})
+        if score_fn is None or isinstance(score_fn, dict):
+            self.nets = dict(score_fn or {})
+        else:  # a callable for the initial (sde, dataset)
+            self.nets = {(sde, k): v for k, v in score_fns(score_fn, dataset, toy2d.names()).items()}
+        for key, f in self.nets.items():
+            if not (isinstance(key, tuple) and key[0] in SDES and key[1] in toy2d.names() and callable(f)):
+                raise ValueError(f"score_fn keys must be (sde name, dataset name) with callable values; got {key!r}")
         self.n_particles, self.seed = int(n_particles), int(seed)
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
         self._refs: dict = {}
