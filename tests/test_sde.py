@@ -229,28 +229,57 @@ def test_ode_bad_options():
 
 
 # ---------------------------------------------------------------------- Gotta Go Fast
-from gentoolkit.sde.ggf import _BrownianMemory  # noqa: E402
+from gentoolkit.sde.ggf import _BrownianPath  # noqa: E402
 
 
-def test_brownian_memory_bridges_and_shifts_exactly():
+def test_brownian_path_bridges_and_moves_on_exactly():
     n = 200_000
-    mem = _BrownianMemory(n, (1,), torch.float64, torch.device("cpu"), g(30))
-    idx = torch.arange(n)
-    w1 = mem.read(idx, torch.full((n,), 1.0, dtype=torch.float64))  # fresh: N(0, 1)
-    w03 = mem.read(idx, torch.full((n,), 0.3, dtype=torch.float64))  # bridged inside [0, 1]
-    again = mem.read(idx, torch.full((n,), 1.0, dtype=torch.float64))  # stored: the same value
-    assert torch.equal(again, w1)
+    path = _BrownianPath(n, 1, torch.float64, torch.device("cpu"), g(30))
+    s0 = torch.zeros(n, dtype=torch.float64)
+
+    def at(v):
+        return torch.full((n,), v, dtype=torch.float64)
+
+    def read(s_new):  # W(s_new) - W(current point); proposals are rejected (stored) unless moved
+        w, w0, k, s_new = path.propose(s_new)
+        return w, w0, k, s_new
+
+    w1, w0, k, s1 = read(at(1.0))  # fresh: N(0, 1)
+    path.update(s0, s1, w1, w0, k, torch.zeros(n, dtype=torch.bool))
+    w03, w0, k, s03 = read(at(0.3))  # bridged inside [0, 1]
+    path.update(s0, s03, w03, w0, k, torch.zeros(n, dtype=torch.bool))
+    again, *_ = read(at(1.0))  # stored: the same value
+    torch.testing.assert_close(again, w1, rtol=0, atol=1e-12)
     se = 5 / math.sqrt(n)
     assert abs(w1.var().item() - 1.0) < 5 * math.sqrt(2 / n)
     assert abs(w03.var().item() - 0.3) < 5 * 0.3 * math.sqrt(2 / n)
     assert abs((w03 * w1).mean().item() - 0.3) < se  # Cov(W(0.3), W(1)) = 0.3
-    # accept a step of 0.3: the stored W(1) becomes the increment over the next 0.7
-    mem.advance(idx, torch.full((n,), 0.3, dtype=torch.float64), w03)
-    rest = mem.read(idx, torch.full((n,), 0.7, dtype=torch.float64))
-    torch.testing.assert_close(rest, w1 - w03)
-    beyond = mem.read(idx, torch.full((n,), 1.2, dtype=torch.float64))  # 0.5 of fresh path after 0.7
-    assert abs((beyond - rest).var().item() - 0.5) < 5 * 0.5 * math.sqrt(2 / n)
-    assert abs(((beyond - rest) * rest).mean().item()) < se * 0.7
+    assert path.depth() == 2  # two stored points beyond the current one
+    # accept a step to 0.3: the stored W(1) is still there, 0.7 further on
+    w, w0, k, s_new = read(at(0.3))
+    torch.testing.assert_close(w, w03, rtol=0, atol=1e-12)
+    path.update(s0, s_new, w, w0, k, torch.ones(n, dtype=torch.bool))
+    w, w0, k, _ = read(at(1.0))
+    torch.testing.assert_close(w - w0, w1 - w03, rtol=0, atol=1e-12)
+    # passing a stored point: 0.5 of fresh path after W(1), independent of the past
+    beyond, w0, *_ = read(at(1.5))
+    assert abs((beyond - w1).var().item() - 0.5) < 5 * 0.5 * math.sqrt(2 / n)
+    assert abs(((beyond - w1) * (w1 - w03)).mean().item()) < se * 0.7
+    # inserting between two stored points keeps them sorted: W(0.6) bridges W(0.3)..W(1)
+    w06, w0, k, s06 = read(at(0.6))
+    path.update(at(0.3), s06, w06, w0, k, torch.zeros(n, dtype=torch.bool))
+    w08, w0, k, s08 = read(at(0.8))
+    d = w08 - w06  # bridge on [0.6, 1]: mean (W(1) - W(0.6)) / 2, variance 0.2 * 0.2 / 0.4
+    assert abs((d - (w1 - w06) / 2).var().item() - 0.1) < 5 * 0.1 * math.sqrt(2 / n)
+    # rejected beyond a stored point: W(0.8) goes between W(0.6) and W(1), which move up
+    path.update(at(0.3), s08, w08, w0, k, torch.zeros(n, dtype=torch.bool))
+    assert path.depth() == 4
+    for v, stored in ((0.6, w06), (0.8, w08), (1.0, w1)):
+        torch.testing.assert_close(read(at(v))[0], stored, rtol=0, atol=1e-12)
+    for v, left, right in ((0.7, w06, w08), (0.9, w08, w1)):  # bridges of length 0.2: variance 0.05
+        mid = read(at(v))[0] - (left + right) / 2
+        assert abs(mid.mean().item()) < 5 * math.sqrt(0.05 / n)
+        assert abs(mid.var().item() - 0.05) < 5 * 0.05 * math.sqrt(2 / n)
 
 
 @pytest.mark.slow

@@ -70,11 +70,15 @@ class Mixture2D:
         self.means, self.stds, self.weights, self.name = means, stds, weights, name
         self._cache: dict = {}
 
-    def _params(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(means, stds^2, log weights) in ``like``'s dtype and device, converted once."""
+    def _params(self, like: torch.Tensor):
+        """(mu (K, 2), |mu|^2 / 2 (K, 1), stds^2, log weights (K, 1)) in ``like``'s dtype and
+        device, converted once; stds^2 is a float when all stds are equal, else (K, 1)."""
         key = (like.dtype, like.device)
         if key not in self._cache:
-            self._cache[key] = (self.means.to(like), (self.stds**2).to(like), self.weights.log().to(like))
+            mu = self.means.to(like)
+            std2 = self.stds**2
+            std2 = std2[0].item() if bool((std2 == std2[0]).all()) else std2.to(like)[:, None]
+            self._cache[key] = (mu, 0.5 * (mu * mu).sum(1, keepdim=True), std2, self.weights.log().to(like)[:, None])
         return self._cache[key]
 
     def __repr__(self) -> str:
@@ -100,35 +104,58 @@ class Mixture2D:
         return (self.means.to(dev)[k] + std[:, None] * z).float()
 
     # ------------------------------------------------------------------ density and score
-    def _log_terms(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _terms(self, x: torch.Tensor, m, s, *, exact: bool = True):
+        """For the law of m X + s Z (X from the mixture, Z ~ N(0, I); m, s floats or (n,)
+        tensors), whose components are N(m mu_k, v_k I), v_k = m^2 std_k^2 + s^2: the log of
+        w_k N(x; m mu_k, v_k I), shape (K, n), and v_k. With ``exact=False`` and equal stds,
+        terms that are the same for every k are left out (they cancel in responsibilities).
+
+        Component-major, (K, n), with |x - m mu_k|^2 = |x|^2 - 2 m x.mu_k + m^2 |mu_k|^2 so
+        that x.mu_k is one small matmul: every operation then broadcasts along contiguous rows,
+        the cheap direction on CPU (few operations matter: a sampler calls this thousands of
+        times on small batches)."""
+        mu, mu2h, std2, log_w = self._params(x)
+        var = std2 * m * m + s * s  # float, (n,), (K, 1) or (K, n)
+        xt = x.T
+        c = m / var
+        log_terms = (mu @ xt) * c - mu2h * (c * m) + log_w
+        if exact or not isinstance(std2, float):
+            log_var = var.log() if isinstance(var, torch.Tensor) else math.log(var)
+            log_terms = log_terms - 0.5 * (xt * xt).sum(0) / var - (log_var + _LOG_2PI)
+        return log_terms, var
+
+    def pushforward_log_prob(self, x: torch.Tensor, m, s) -> torch.Tensor:
+        """log density at x of m X + s Z, X from the mixture, Z ~ N(0, I), shape (n,).
+        ``m``, ``s``: floats or (n,) tensors (one per sample). m = 1, s = sigma gives p_sigma;
+        an SDE's kernel mean factor and std give its marginal p_t (:mod:`gentoolkit.sde.exact`)."""
+        return torch.logsumexp(self._terms(x, m, s)[0], 0)
+
+    def pushforward_score(self, x: torch.Tensor, m, s) -> torch.Tensor:
+        """Score of m X + s Z at x (see :meth:`pushforward_log_prob`), shape (n, 2):
+        sum_k r_k (m mu_k - x) / v_k with r the responsibilities."""
+        log_terms, var = self._terms(x, m, s, exact=False)
+        mu, xt = self._params(x)[0], x.T
+        r = torch.softmax(log_terms, 0)
+        if isinstance(self._params(x)[2], float):  # v_k = v: (m sum_k r_k mu_k - x) / v
+            return ((mu.T @ r) * m - xt).div(var).T.contiguous()
+        w = r / var
+        return ((mu.T @ w) * m - xt * w.sum(0)).T.contiguous()
+
+    def _sigma(self, x: torch.Tensor, sigma):
         x = points("x", x, 2)
-        mu, std2, log_w = self._params(x)  # (K, 2), (K,), (K,)
-        if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):  # fast path: one level
-            var = (std2 + _float("sigma", sigma) ** 2)[None, :]  # (1, K)
-        else:
-            s = noise_levels("sigma", sigma, x)
-            # one level for the whole batch (as in the samplers): (1, K) instead of (n, K)
-            uniform = s.numel() > 0 and bool((s == s[0]).all())
-            var = (std2 + s[:1] ** 2)[None, :] if uniform else std2 + s[:, None] ** 2
-        dx, dy = mu[None, :, 0] - x[:, :1], mu[None, :, 1] - x[:, 1:]  # (n, K) each
-        sq = dx * dx + dy * dy  # elementwise: reductions over a size-2 axis are slow on CPU
-        log_terms = log_w - _LOG_2PI - var.log() - sq / (2 * var)
-        return log_terms, mu, var
+        if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):  # one level: stays a float
+            return x, _float("sigma", sigma)
+        return x, noise_levels("sigma", sigma, x)
 
     def log_prob(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact log p_sigma(x), shape (n,). ``sigma``: float or (n,) tensor (per sample)."""
-        log_terms, _, _ = self._log_terms(x, sigma)
-        return torch.logsumexp(log_terms, dim=1)
+        x, sigma = self._sigma(x, sigma)
+        return self.pushforward_log_prob(x, 1.0, sigma)
 
     def score(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact score grad_x log p_sigma(x), shape (n, 2), in closed form (no autograd)."""
-        log_terms, mu, var = self._log_terms(x, sigma)
-        e = (log_terms - log_terms.amax(1, keepdim=True)).exp()  # a softmax, written out: faster
-        w = e / (e.sum(1, keepdim=True) * var)  # for small K; = responsibilities / variances, (n, K)
-        # sum_k w_k (mu_k - x) per coordinate; elementwise + row sums rather than a tiny
-        # (n, K) @ (K, 2) matmul, whose BLAS threads stall when the other core is busy
-        wsum = w.sum(1, keepdim=True)
-        return torch.cat([(w * mu[:, 0]).sum(1, keepdim=True), (w * mu[:, 1]).sum(1, keepdim=True)], 1) - x * wsum
+        x, sigma = self._sigma(x, sigma)
+        return self.pushforward_score(x, 1.0, sigma)
 
     def prob(self, x: torch.Tensor, sigma=0.0) -> torch.Tensor:
         """Exact density p_sigma(x), shape (n,)."""

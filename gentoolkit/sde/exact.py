@@ -14,32 +14,17 @@ from gentoolkit.data.toy2d import Mixture2D
 from gentoolkit.sde.sdes import SDE, _times
 
 
-def _scaled(mixture: Mixture2D, sde: SDE, x: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """log of each weighted component density at x, the scaled means, and the variances."""
-    t = _times(t, x)
-    m, s = sde.mean_std(t)  # (n,)
-    mu = mixture.means.to(x)  # (K, 2)
-    mx, my = m[:, None] * mu[None, :, 0], m[:, None] * mu[None, :, 1]  # (n, K) each
-    var = mixture.stds.to(x)[None] ** 2 * m[:, None] ** 2 + s[:, None] ** 2  # (n, K)
-    dx, dy = mx - x[:, :1], my - x[:, 1:]  # elementwise: no slow size-2 reductions
-    log_terms = mixture.weights.to(x).log() - torch.log(2 * torch.pi * var) - (dx * dx + dy * dy) / (2 * var)
-    return log_terms, torch.stack([dx, dy], -1), var
-
-
 def mixture_log_prob(mixture: Mixture2D, sde: SDE, x: torch.Tensor, t) -> torch.Tensor:
     """log p_t(x) of the mixture pushed through ``sde`` to time t, shape (n,)."""
-    log_terms, _, _ = _scaled(mixture, sde, x, t)
-    return torch.logsumexp(log_terms, 1)
+    t = _times(t, x)
+    return mixture.pushforward_log_prob(x, *sde.mean_std(t))
 
 
 def mixture_score(mixture: Mixture2D, sde: SDE):
     """The exact score grad log p_t as a ``score_fn(x, t)`` (t of shape (n,))."""
 
     def score_fn(x: torch.Tensor, t) -> torch.Tensor:
-        log_terms, diff, var = _scaled(mixture, sde, x, t)
-        e = (log_terms - log_terms.amax(1, keepdim=True)).exp()
-        w = e / (e.sum(1, keepdim=True) * var)  # responsibilities / variances
-        return torch.stack([(w * diff[..., 0]).sum(1), (w * diff[..., 1]).sum(1)], 1)
+        return mixture.pushforward_score(x, *sde.mean_std(_times(t, x)))
 
     return score_fn
 

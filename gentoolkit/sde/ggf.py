@@ -17,12 +17,22 @@ Brownian memory (on by default; ``memory=False`` gives Alg. 6 as printed). Drawi
 after a rejection makes the accepted increments a selected, biased set of noise draws (on
 exact-score 2D Gaussians the naive solver's std is off by tens of percent on VE). With memory
 (rejection sampling with memory, Rackauckas and Nie 2017) the solver keeps, per sample, the
-Brownian path W it has already drawn beyond its current time as a sorted list of points
-(tau_j, W(tau_j)). A proposal of size h reads W(h) from that path: between two stored points
-it is drawn from the Brownian bridge N(W_a + (h - a)/(b - a) (W_b - W_a), (h - a)(b - h)/(b - a)),
-beyond the last one as a fresh increment; the new point is stored. On acceptance the points up
-to h are consumed and the rest shifted; on rejection every point stays, so later proposals are
-conditioned on every value that a decision has already seen. The list grows as needed.
+Brownian path W it has already drawn beyond its current point as a sorted list of points
+(s_j, W(s_j)), s = T - t the elapsed reverse time. A proposal to s' reads W(s') from that
+path: between two stored points it is drawn from the Brownian bridge
+N(W_a + (s' - a)/(b - a) (W_b - W_a), (s' - a)(b - s')/(b - a)), beyond the last one as a fresh
+increment, and the new point is stored. On acceptance the points up to s' are consumed; on
+rejection every point stays, so later proposals are conditioned on every value that a decision
+has already seen. The list grows as needed.
+
+Layout, for speed at small batches (each tensor operation costs microseconds of overhead, so
+the loop is written to issue few of them): all samples step together with masks (a finished
+sample takes steps of size 0 that change nothing); the batch is compacted to the live samples
+whenever half of it has finished; samples are kept event-major, (E, n) with E the flattened
+sample size, so that per-sample scalars (step sizes, SDE coefficients, accept masks) broadcast
+along rows (for 2D points that is 4x cheaper than along a last axis of size 2; ``score_fn``
+still receives (n, ...) views); and the stored Brownian points are found with one batched
+``searchsorted``.
 """
 
 from __future__ import annotations
@@ -51,73 +61,87 @@ class GGFStats:
     steps_h: torch.Tensor
 
 
-class _BrownianMemory:
-    """Per-sample stored Brownian points beyond the current time (times relative to it)."""
+class _BrownianPath:
+    """Per sample, the Brownian path drawn so far from the current point on, as a stack:
+    slot ``top`` holds the current point (s_0, W(s_0)), slots top-1, ..., 0 the stored later
+    points in increasing s (slot 0 the farthest); slots above ``top`` are scratch. ``key``:
+    (n, D) float64, -s per slot, so that a batched ``searchsorted`` finds a proposal's place
+    (scratch slots hold points already passed, whose keys all exceed any new proposal's);
+    ``w``: (E, n * D), event-major, W of sample i's slot j in column i * D + j. Accepting a
+    step moves ``top`` down and writes one slot; a rejection right after the current point
+    writes two; only a rejection beyond a stored point moves slots, and only for those samples."""
 
-    def __init__(self, n: int, event_shape, dtype, device, generator):
-        self.tau = torch.full((n, 4), math.inf, dtype=torch.float64, device=device)
-        self.w = torch.zeros((n, 4, *event_shape), dtype=dtype, device=device)
+    def __init__(self, n: int, size: int, dtype, device, generator):
+        self.key = torch.zeros((n, 4), dtype=torch.float64, device=device)
+        self.w = torch.zeros((size, n * 4), dtype=dtype, device=device)
+        self.top = torch.zeros(n, dtype=torch.long, device=device)
         self.gen, self.dtype, self.device = generator, dtype, device
+        self._base = torch.arange(n, device=device) * 4  # column of each sample's slot 0
+        self._cols = torch.arange(4, device=device)
+        self.max_top = 0  # the most stored later points of any sample, after the last update
 
-    def _randn(self, shape) -> torch.Tensor:
-        dev = self.gen.device if self.gen is not None else self.device
-        return torch.randn(shape, generator=self.gen, dtype=self.dtype, device=dev).to(self.device)
+    def _resize(self, idx: torch.Tensor, d: int) -> None:
+        """Keep samples ``idx`` with ``d`` slots each (new slots: key inf)."""
+        n, d0 = self.key.shape
+        key = torch.full((len(idx), d), math.inf, dtype=torch.float64, device=self.device)
+        key[:, :d0] = self.key[idx]
+        w = torch.zeros((self.w.shape[0], len(idx), d), dtype=self.dtype, device=self.device)
+        w[:, :, :d0] = self.w.reshape(-1, n, d0)[:, idx]
+        self.key, self.w, self.top = key, w.flatten(1), self.top[idx]
+        self._base = torch.arange(len(idx), device=self.device) * d
+        self._cols = torch.arange(d, device=self.device)
+
+    def keep(self, idx: torch.Tensor) -> None:
+        self._resize(idx, self.key.shape[1])
 
     def depth(self) -> int:
-        return int(torch.isfinite(self.tau).sum(1).max().item()) if self.tau.numel() else 0
+        """The most stored later points of any sample."""
+        return int(self.top.max()) if self.top.numel() else 0
 
-    def read(self, idx: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """W(h) for samples ``idx`` (stored, bridged or fresh), recorded as a new point."""
-        tau, w = self.tau[idx], self.w[idx]  # (m, D) sorted with inf padding, (m, D, ...)
-        m, big = len(idx), tau.shape[1]
-        rows = torch.arange(m, device=tau.device)
-        view = (-1, *([1] * (w.ndim - 2)))
-        finite = torch.isfinite(tau)
-        n_fin = finite.sum(1)
-        tol = 1e-12 * h
-        n_left = (finite & (tau < h[:, None] - tol[:, None])).sum(1)  # stored points before h
-        has_left, has_right = n_left > 0, n_left < n_fin
-        li, ri = (n_left - 1).clamp_min(0), n_left.clamp(max=big - 1)
-        a = torch.where(has_left, tau[rows, li], torch.zeros_like(h))
-        wa = torch.where(has_left.reshape(view), w[rows, li], torch.zeros_like(w[:, 0]))
-        b = torch.where(has_right, tau[rows, ri], h + 1.0)  # b is unused without a right point
-        wb = w[rows, ri]
-        exact = has_right & ((b - h).abs() <= tol)
-        gap = (b - a).clamp_min(1e-300)
-        frac = torch.where(has_right, (h - a) / gap, torch.zeros_like(h))
-        var = torch.where(has_right, (h - a) * (b - h) / gap, h - a).clamp_min(0)
-        mean = wa + (frac.to(w.dtype).reshape(view) * (wb - wa))
-        wh = mean + var.sqrt().to(w.dtype).reshape(view) * self._randn(wa.shape)
-        wh = torch.where(exact.reshape(view), wb, wh)
-        new = ~exact  # store the new point, keeping the list sorted
-        if bool(new.any()):
-            self._ensure_room(idx)
-            tau, w = self.tau[idx], self.w[idx]
-            last = tau.shape[1] - 1
-            tau[new, last] = h[new]
-            w[new, last] = wh[new]
-            order = tau.argsort(1)
-            self.tau[idx] = tau.gather(1, order)
-            self.w[idx] = w.gather(1, order.reshape(*order.shape, *([1] * (w.ndim - 2))).expand_as(w))
-        return wh
+    def propose(self, s_new: torch.Tensor):
+        """W(s_new) per sample (stored, bridged or fresh) and W at the current point, (E, n)
+        each; the slot ``k`` of the stored point just before s_new (the current one unless
+        s_new passes stored points); and s_new, snapped to a stored point that it lands on
+        within ``tol`` (the clamped last step, tried again), whose W it then takes."""
+        tol = 1e-12  # s lies in [0, T]; points closer than this are the same point
+        top, n = self.top, len(self.top)
+        # slots 0..k-1 hold points at or after s_new (within tol), slots k..top points before it
+        k = torch.searchsorted(self.key, (tol - s_new)[:, None], right=True)[:, 0].minimum(top)
+        flat = self._base + torch.stack([top, k, (k - 1).clamp_min(0)])  # (3, n) flat slot indices
+        a, b = -self.key.view(-1).index_select(0, flat[1:].reshape(-1)).view(2, n)
+        w0, wa, wb = self.w.index_select(1, flat.reshape(-1)).view(-1, 3, n).unbind(1)
+        b = torch.where(k > 0, b, math.inf)  # no stored point after s_new: a fresh increment
+        frac = (s_new - a) / (b - a)  # 0 when b = inf; b - a >= tol > 0 by the choice of k
+        var = ((s_new - a) * (1 - frac)).clamp_min(0)  # (s' - a)(b - s')/(b - a), or s' - a
+        dev = self.gen.device if self.gen is not None else self.device
+        z = torch.randn(wa.shape, generator=self.gen, dtype=self.dtype, device=dev).to(self.device)
+        w_new = wa + frac.to(self.dtype) * (wb - wa) + var.sqrt().to(self.dtype) * z
+        hit = (b - s_new) <= tol  # keeps the stored keys sorted: a near-duplicate is a duplicate
+        return torch.where(hit, wb, w_new), w0, k, torch.where(hit, b, s_new)
 
-    def _ensure_room(self, idx: torch.Tensor) -> None:
-        if bool(torch.isfinite(self.tau[idx, -1]).any()):  # the last slot is in use: grow
-            d = self.tau.shape[1]
-            self.tau = torch.cat([self.tau, torch.full_like(self.tau, math.inf)], 1)
-            self.w = torch.cat([self.w, torch.zeros_like(self.w)], 1)
-            assert self.tau.shape[1] == 2 * d
-
-    def advance(self, idx: torch.Tensor, h: torch.Tensor, wh: torch.Tensor) -> None:
-        """Accepted step of size h: drop the points up to h, shift the rest to start at 0."""
-        tau, w = self.tau[idx], self.w[idx]
-        keep = tau > h[:, None] * (1 + 1e-12)
-        view = (*keep.shape, *([1] * (w.ndim - 2)))
-        tau = torch.where(keep, tau - h[:, None], torch.full_like(tau, math.inf))
-        w = torch.where(keep.reshape(view), w - wh[:, None], torch.zeros_like(w))
-        order = tau.argsort(1)
-        self.tau[idx] = tau.gather(1, order)
-        self.w[idx] = w.gather(1, order.reshape(*order.shape, *([1] * (w.ndim - 2))).expand_as(w))
+    def update(self, s_cur, s_new, w_new, w0, k, move: torch.Tensor) -> None:
+        """Where ``move``, make the proposed point the current one (stored points before it are
+        dropped); elsewhere store it at slot k (the current point was at s_cur)."""
+        n, d = self.key.shape
+        if self.max_top + 2 > d:  # room for one more point per sample: grow
+            self._resize(torch.arange(n, device=self.device), 2 * d)
+        top = self.top
+        deep = ~move & (k < top)
+        if bool(deep.any()):  # slots k..top-1 move up one to make room at slot k
+            p = torch.nonzero(deep)[:, 0]
+            cols, base = self._cols, self._base[p, None]
+            src = (torch.where((cols > k[p, None]) & (cols <= top[p, None]), cols - 1, cols) + base).reshape(-1)
+            dst = (cols + base).reshape(-1)  # flat slot indices, the same in key and w
+            key = self.key.view(-1)
+            key.index_copy_(0, dst, key.index_select(0, src))
+            self.w.index_copy_(1, dst, self.w.index_select(1, src))
+        # the current point also goes one slot up (slots above top are scratch otherwise)
+        self.key.scatter_(1, (top + 1)[:, None], -s_cur[:, None])
+        self.w.index_copy_(1, self._base + top + 1, w0)
+        self.key.scatter_(1, k[:, None], -s_new[:, None])
+        self.w.index_copy_(1, self._base + k, w_new)
+        self.top = torch.where(move, k, top + 1)
+        self.max_top = int(self.top.max())
 
 
 @torch.no_grad()
@@ -147,67 +171,77 @@ def ggf(
     max_iters = positive_int("max_iters", max_iters)
     if norm not in ("l2", "linf"):
         raise ValueError(f"norm must be 'l2' (scaled, 001 Sec. 10.4.1.3) or 'linf', got {norm!r}")
-    x = x.clone()  # updated in place below; never the caller's tensor
-    n = x.shape[0]
-    view = (-1, *([1] * (x.ndim - 1)))
-    t = torch.full((n,), sde.T, dtype=torch.float64, device=x.device)
-    h = torch.full((n,), min(h_init, sde.T - t_eps), dtype=torch.float64, device=x.device)
-    x_prev = x.clone()
-    mem = _BrownianMemory(n, x.shape[1:], x.dtype, x.device, generator) if memory else None
-    accepted = rejected = calls = evals = max_depth = 0
-    steps_t, steps_h = [], []
+    out = x.clone()  # never the caller's tensor
+    with torch.inference_mode():  # less overhead per operation than no_grad; results are copied out
+        n, dt, event = x.shape[0], x.dtype, x.shape[1:]
+        T, s_end = sde.T, sde.T - t_eps
+        ids = torch.arange(n, device=x.device)  # the samples in the working batch
+        x = x.reshape(n, -1).T.contiguous()  # event-major (E, n), see the module docstring
+        x_prev = x.clone()
+        s = torch.zeros(n, dtype=torch.float64, device=x.device)  # elapsed reverse time, t = T - s
+        h = torch.full((n,), min(h_init, s_end), dtype=torch.float64, device=x.device)
+        live = torch.ones(n, dtype=torch.bool, device=x.device)
+        path = _BrownianPath(n, x.shape[0], dt, x.device, generator) if memory else None
+        calls = evals = max_depth = 0
+        n_live, records = n, []
 
-    def score(xx, tt):
-        return call_score(score_fn, xx, tt.to(xx.dtype), cond="t")
+        def score(xe, tt):  # (E, m) in and out; score_fn sees an (m, *event) view
+            xv = xe.T.unflatten(1, event)
+            return call_score(score_fn, xv, tt, cond="t").reshape(xe.shape[1], -1).T
 
-    for _ in range(max_iters):
-        act = torch.nonzero(t > t_eps * (1 + 1e-9))[:, 0]
-        if act.numel() == 0:
-            break
-        xa, ta, ha = x[act], t[act], h[act].clamp(max=(t[act] - t_eps)).clamp_min(1e-12)
-        if mem is not None:
-            dw = mem.read(act, ha)
-            max_depth = max(max_depth, mem.depth())
+        def drift_step(x_at, tt, hd, dw):  # h (-f + g^2 s) + g dW at (x_at, t), f = a x (linear drift)
+            a, g = sde.coefficients(tt)
+            return (hd * g * g) * score(x_at, tt) - (hd * a) * x_at + g * dw
+
+        for _ in range(max_iters):
+            if n_live == 0:
+                break
+            if n_live <= len(ids) // 2:  # compact to the live samples
+                out[ids] = x.T.unflatten(1, event)
+                keep = torch.nonzero(live)[:, 0]
+                ids, x, x_prev, s, h, live = ids[keep], x[:, keep], x_prev[:, keep], s[keep], h[keep], live[keep]
+                if path is not None:
+                    path.keep(keep)
+            s_new = s + h  # h = 0 for finished samples
+            hd = h.to(dt)
+            if path is not None:
+                w_new, w0, k, s_new = path.propose(s_new)
+                dw = w_new - w0
+            else:
+                dev = generator.device if generator is not None else x.device
+                dw = hd.sqrt() * torch.randn(x.shape, generator=generator, dtype=dt, device=dev).to(x.device)
+            x1 = x + drift_step(x, (T - s).to(dt), hd, dw)  # Euler-Maruyama
+            x2 = 0.5 * (x1 + x + drift_step(x1, (T - s_new).to(dt), hd, dw))  # stochastic Improved Euler
+            calls, evals = calls + 2, evals + 2 * n_live
+            delta = (eps_rel * torch.maximum(x1.abs(), x_prev.abs())).clamp_min(eps_abs)
+            scaled = (x1 - x2) / delta
+            err = (scaled.abs().amax(0) if norm == "linf" else scaled.square().mean(0).sqrt()).double()
+            ok = (err <= 1) & live
+            records.append((s, h, ok, live))
+            x, x_prev = torch.where(ok, x2, x), torch.where(ok, x1, x_prev)
+            if path is not None:
+                path.update(s, s_new, w_new, w0, k, ok | ~live)
+                max_depth = max(max_depth, path.max_top)
+            s = torch.where(ok, s_new, s)
+            rem = s_end - s
+            live = rem > t_eps * 1e-9
+            h_new = theta * h * err.clamp_min(1e-10) ** (-r)
+            h = torch.where(live, torch.minimum(h_new, rem).clamp_min(1e-12), 0.0)
+            n_live = int(live.sum())
         else:
-            dev = generator.device if generator is not None else x.device
-            z = torch.randn(xa.shape, generator=generator, dtype=x.dtype, device=dev).to(x.device)
-            dw = ha.sqrt().to(x.dtype).reshape(view) * z
-        hb = ha.to(x.dtype).reshape(view)
-        f1, g1 = sde.sde(xa, ta.to(x.dtype))
-        x1 = xa - hb * f1 + hb * g1**2 * score(xa, ta) + g1 * dw
-        t2 = (ta - ha).clamp_min(0)
-        f2, g2 = sde.sde(x1, t2.to(x.dtype))
-        x_tilde = xa - hb * f2 + hb * g2**2 * score(x1, t2) + g2 * dw
-        x2 = 0.5 * (x1 + x_tilde)
-        calls += 2
-        evals += 2 * act.numel()
-        delta = torch.maximum(torch.full_like(x1, eps_abs), eps_rel * torch.maximum(x1.abs(), x_prev[act].abs()))
-        scaled = ((x1 - x2) / delta).flatten(1)
-        err = scaled.abs().amax(1) if norm == "linf" else scaled.pow(2).mean(1).sqrt()
-        err = err.double()
-        ok = err <= 1
-        acc = act[ok]
-        if acc.numel():
-            x[acc] = x2[ok]
-            x_prev[acc] = x1[ok]
-            steps_t.append(t[acc].clone())
-            steps_h.append(ha[ok].clone())
-            t[acc] = t[acc] - ha[ok]
-            if mem is not None:
-                mem.advance(acc, ha[ok], dw[ok])
-        accepted += int(ok.sum())
-        rejected += int((~ok).sum())
-        h_new = theta * ha * err.clamp_min(1e-10) ** (-r)
-        h[act] = torch.minimum(h_new, (t[act] - t_eps).clamp_min(1e-12))
-    else:
-        raise RuntimeError(f"GGF did not reach t_eps in max_iters={max_iters} attempts; raise eps_rel or eps_abs")
+            raise RuntimeError(f"GGF did not reach t_eps in max_iters={max_iters} attempts; raise eps_rel or eps_abs")
+        out[ids] = x.T.unflatten(1, event)
+        ss, hs, oks, lives = (torch.cat(v) for v in zip(*records))
+        accepted = int(oks.sum())
+        steps_t, steps_h = T - ss[oks], hs[oks]
+        rejected = int(lives.sum()) - accepted
     stats = GGFStats(
         accepted=accepted,
         rejected=rejected,
         nfe=calls,
         nfe_per_sample=evals / n,
         max_memory=max_depth,
-        steps_t=torch.cat(steps_t) if steps_t else torch.zeros(0),
-        steps_h=torch.cat(steps_h) if steps_h else torch.zeros(0),
+        steps_t=steps_t.clone(),
+        steps_h=steps_h.clone(),
     )
-    return x, stats
+    return out, stats

@@ -40,8 +40,9 @@ def _times(t, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"t must be a float or a 1-D tensor with one time per sample, shape ({x.shape[0]},), got {got}"
         )
-    if bool(((t < 0) | (t > 1) | ~torch.isfinite(t)).any()):
-        raise ValueError(f"t must lie in [0, T] = [0, 1], got values in [{t.min().item():g}, {t.max().item():g}]")
+    lo, hi = torch.aminmax(t)  # one pass; NaN propagates into both and fails the test below
+    if not (0 <= lo.item() and hi.item() <= 1):
+        raise ValueError(f"t must lie in [0, T] = [0, 1], got values in [{lo.item():g}, {hi.item():g}]")
     return t.to(x)
 
 
@@ -133,11 +134,12 @@ class VPSDE(SDE):
         return self.beta_min + t * (self.beta_max - self.beta_min)
 
     def integral_beta(self, t: torch.Tensor) -> torch.Tensor:
-        """B(t) = int_0^t beta(s) ds."""
-        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
+        """B(t) = int_0^t beta(s) ds = t (beta_min + t (beta_max - beta_min) / 2)."""
+        return t * (self.beta_min + 0.5 * (self.beta_max - self.beta_min) * t)
 
     def coefficients(self, t):
-        return -0.5 * self.beta(t), torch.sqrt(self.beta(t))
+        beta = self.beta(t)
+        return -0.5 * beta, beta.sqrt()
 
     def mean_std(self, t):
         b = self.integral_beta(t)

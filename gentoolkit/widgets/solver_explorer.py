@@ -11,7 +11,7 @@ Panels: the samples over the data's density; the paths of a few particles (first
 against time); the step size against time (fixed grids are flat; GGF's accepted steps show
 where it speeds up). The readout gives NFE (batched score calls, and per sample for GGF),
 accepted/rejected steps, and the sliced Wasserstein distance to a fresh sample of the data
-(:func:`gentoolkit.metrics.sliced_wasserstein`), next to the same distance between two data
+(:class:`gentoolkit.metrics.SlicedWasserstein`), next to the same distance between two data
 samples (the floor set by sampling noise).
 """
 
@@ -26,7 +26,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from gentoolkit.data import toy2d
-from gentoolkit.metrics.distances import sliced_wasserstein
+from gentoolkit.metrics.distances import SlicedWasserstein
 from gentoolkit.sde import VESDE, VPSDE, SubVPSDE, mixture_score, sample
 from gentoolkit.widgets._common import score_fns
 from gentoolkit.widgets._plot import grid
@@ -132,11 +132,12 @@ class SolverExplorer(Widget):
             mix = self._mixtures[name]
             data = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 1))
             ref = mix.sample(self.n_particles, torch.Generator().manual_seed(self.seed + 2))
-            floor = sliced_wasserstein(ref, data, n_projections=64, generator=torch.Generator().manual_seed(3))
+            distance = SlicedWasserstein(data, n_projections=64, generator=torch.Generator().manual_seed(3))
+            floor = distance(ref)
             b = mix.bounds(margin=5)
             xs, ys, pts = grid(b, 50)
             logp = mix.log_prob(pts).reshape(50, 50).numpy()
-            self._refs[name] = (data, floor, (xs, ys, np.maximum(logp, logp.max() - 12)), b)
+            self._refs[name] = (distance, floor, (xs, ys, np.maximum(logp, logp.max() - 12)), b)
         return self._refs[name]
 
     def update(self) -> None:
@@ -168,8 +169,8 @@ class SolverExplorer(Widget):
         )
         secs = time.perf_counter() - t0
         x = res.x
-        data, floor, (xs, ys, logp), b = self._reference(data_name)
-        sw = sliced_wasserstein(x, data, n_projections=64, generator=torch.Generator().manual_seed(3))
+        distance, floor, (xs, ys, logp), b = self._reference(data_name)
+        sw = distance(x)
         f = self.figure
         with f.batch_update():
             f.data[0].update(x=xs, y=ys, z=logp)
