@@ -106,16 +106,16 @@ class _BrownianPath:
         tol = 1e-12  # s lies in [0, T]; points closer than this are the same point
         top, n = self.top, len(self.top)
         # slots 0..k-1 hold points at or after s_new (within tol), slots k..top points before it
-        k = torch.searchsorted(self.key, (tol - s_new)[:, None], right=True)[:, 0].minimum(top)
+        k = torch.searchsorted(self.key, torch.rsub(s_new, tol)[:, None], right=True)[:, 0].minimum(top)
         flat = self._base + torch.stack([top, k, (k - 1).clamp_min(0)])  # (3, n) flat slot indices
         a, b = -self.key.view(-1).index_select(0, flat[1:].reshape(-1)).view(2, n)
         w0, wa, wb = self.w.index_select(1, flat.reshape(-1)).view(-1, 3, n).unbind(1)
         b = torch.where(k > 0, b, math.inf)  # no stored point after s_new: a fresh increment
         frac = (s_new - a) / (b - a)  # 0 when b = inf; b - a >= tol > 0 by the choice of k
-        var = ((s_new - a) * (1 - frac)).clamp_min(0)  # (s' - a)(b - s')/(b - a), or s' - a
+        var = ((s_new - a) * torch.rsub(frac, 1)).clamp_min(0)  # (s' - a)(b - s')/(b - a), or s' - a
         dev = self.gen.device if self.gen is not None else self.device
         z = torch.randn(wa.shape, generator=self.gen, dtype=self.dtype, device=dev).to(self.device)
-        w_new = wa + frac.to(self.dtype) * (wb - wa) + var.sqrt().to(self.dtype) * z
+        w_new = torch.lerp(wa, wb, frac.to(self.dtype)).addcmul_(var.sqrt().to(self.dtype), z)
         hit = (b - s_new) <= tol  # keeps the stored keys sorted: a near-duplicate is a duplicate
         return torch.where(hit, wb, w_new), w0, k, torch.where(hit, b, s_new)
 
@@ -177,7 +177,7 @@ def ggf(
         T, s_end = sde.T, sde.T - t_eps
         ids = torch.arange(n, device=x.device)  # the samples in the working batch
         x = x.reshape(n, -1).T.contiguous()  # event-major (E, n), see the module docstring
-        x_prev = x.clone()
+        x_prev_abs = x.abs()  # |x'| of the last accepted step, for the tolerance (Eq. 10.5)
         s = torch.zeros(n, dtype=torch.float64, device=x.device)  # elapsed reverse time, t = T - s
         h = torch.full((n,), min(h_init, s_end), dtype=torch.float64, device=x.device)
         live = torch.ones(n, dtype=torch.bool, device=x.device)
@@ -191,7 +191,7 @@ def ggf(
 
         def drift_step(x_at, tt, hd, dw):  # h (-f + g^2 s) + g dW at (x_at, t), f = a x (linear drift)
             a, g = sde.coefficients(tt)
-            return (hd * g * g) * score(x_at, tt) - (hd * a) * x_at + g * dw
+            return ((hd * g * g) * score(x_at, tt)).addcmul_(hd * a, x_at, value=-1).addcmul_(g, dw)
 
         for _ in range(max_iters):
             if n_live == 0:
@@ -199,7 +199,8 @@ def ggf(
             if n_live <= len(ids) // 2:  # compact to the live samples
                 out[ids] = x.T.unflatten(1, event)
                 keep = torch.nonzero(live)[:, 0]
-                ids, x, x_prev, s, h, live = ids[keep], x[:, keep], x_prev[:, keep], s[keep], h[keep], live[keep]
+                ids, x, x_prev_abs = ids[keep], x[:, keep], x_prev_abs[:, keep]
+                s, h, live = s[keep], h[keep], live[keep]
                 if path is not None:
                     path.keep(keep)
             s_new = s + h  # h = 0 for finished samples
@@ -210,20 +211,21 @@ def ggf(
             else:
                 dev = generator.device if generator is not None else x.device
                 dw = hd.sqrt() * torch.randn(x.shape, generator=generator, dtype=dt, device=dev).to(x.device)
-            x1 = x + drift_step(x, (T - s).to(dt), hd, dw)  # Euler-Maruyama
-            x2 = 0.5 * (x1 + x + drift_step(x1, (T - s_new).to(dt), hd, dw))  # stochastic Improved Euler
+            x1 = x + drift_step(x, torch.rsub(s, T).to(dt), hd, dw)  # Euler-Maruyama
+            x2 = 0.5 * (x1 + x + drift_step(x1, torch.rsub(s_new, T).to(dt), hd, dw))  # stochastic Improved Euler
             calls, evals = calls + 2, evals + 2 * n_live
-            delta = (eps_rel * torch.maximum(x1.abs(), x_prev.abs())).clamp_min(eps_abs)
+            x1_abs = x1.abs()
+            delta = (eps_rel * torch.maximum(x1_abs, x_prev_abs)).clamp_min(eps_abs)
             scaled = (x1 - x2) / delta
-            err = (scaled.abs().amax(0) if norm == "linf" else scaled.square().mean(0).sqrt()).double()
+            err = scaled.abs().amax(0) if norm == "linf" else scaled.square().mean(0).sqrt()
             ok = (err <= 1) & live
             records.append((s, h, ok, live))
-            x, x_prev = torch.where(ok, x2, x), torch.where(ok, x1, x_prev)
+            x, x_prev_abs = torch.where(ok, x2, x), torch.where(ok, x1_abs, x_prev_abs)
             if path is not None:
                 path.update(s, s_new, w_new, w0, k, ok | ~live)
                 max_depth = max(max_depth, path.max_top)
             s = torch.where(ok, s_new, s)
-            rem = s_end - s
+            rem = torch.rsub(s, s_end)
             live = rem > t_eps * 1e-9
             h_new = theta * h * err.clamp_min(1e-10) ** (-r)
             h = torch.where(live, torch.minimum(h_new, rem).clamp_min(1e-12), 0.0)
