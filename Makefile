@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README):
 #   make lab   - create .venv if missing, install, start JupyterLab on notebooks/
-#   make test  - create .venv if missing, run pytest and every notebook (nbval, fast mode)
+#   make test  - create .venv if missing, run pytest (browser tests included) and every notebook
+#                (nbval, fast mode)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -30,7 +31,10 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
+# tests/ includes the browser tests (tests/browser: every notebook in JupyterLab in Chromium);
+# .ci/ensure-chromium installs Debian's chromium when root, else they skip (CI=true: they fail).
 test: $(STAMP)
+	bash .ci/ensure-chromium
 	$(FASTENV) $(BIN)/python -m pytest tests/ $(PYTEST_FLAGS)
 	$(MAKE) --no-print-directory nbval
 

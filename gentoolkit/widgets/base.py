@@ -22,17 +22,28 @@ import torch
 
 class Widget:
     """Base class. Attributes: ``controls`` (name -> ipywidget), ``figure`` (plotly
-    FigureWidget), ``readout`` (an HTML line for numbers), ``view`` (the laid-out box)."""
+    FigureWidget), ``readout`` (an HTML line for numbers), ``view`` (the laid-out box),
+    ``main`` (the name of the control a student moves first; its moves change the readout)."""
 
-    def __init__(self, controls: dict[str, W.ValueWidget], figure: go.FigureWidget):
+    def __init__(self, controls: dict[str, W.ValueWidget], figure: go.FigureWidget, *, main: str | None = None):
         self.controls = dict(controls)
         self.figure = figure
         self.readout = W.HTML()
+        self.readout.add_class("gentoolkit-readout")
+        self.main = main
+        if main is not None:
+            self.controls[main].add_class("gentoolkit-main")
         self._held = False
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
-        boxes = [W.HBox(list(self.controls.values())[i : i + 3]) for i in range(0, len(self.controls), 3)]
+        # rows of three controls that wrap on narrow screens; the figure takes the cell's width
+        # (no fixed width), so nothing scrolls sideways at 1280 px with JupyterLab's sidebar open
+        wrap = W.Layout(flex_flow="row wrap")
+        controls = list(self.controls.values())
+        boxes = [W.HBox(controls[i : i + 3], layout=wrap) for i in range(0, len(controls), 3)]
+        self.figure.layout.autosize = True
         self.view = W.VBox([*boxes, self.figure, self.readout])
+        self.view.add_class("gentoolkit-widget")  # how the browser tests find widgets
         self._redraw()
 
     # Subclasses redraw here, reading self.value(name) for each control.

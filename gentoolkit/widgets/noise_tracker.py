@@ -146,11 +146,9 @@ class NoiseTracker(Widget):
         fig.update_yaxes(type="log", title_text="RMS distance to nearest mean", row=2, col=2)
         for col in (1, 2):
             fig.update_yaxes(scaleanchor=f"x{'' if col == 1 else col}", row=1, col=col)
-        fig.update_layout(
-            width=960, height=800, margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.06)
-        )
+        fig.update_layout(height=800, margin=dict(l=50, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.06))
         self._key = None
-        super().__init__(controls, go.FigureWidget(fig))
+        super().__init__(controls, go.FigureWidget(fig), main="eps")
 
     # ------------------------------------------------------------------ computation
     def sigmas(self) -> torch.Tensor:

@@ -105,8 +105,8 @@ class SamplerExplorer(Widget):
         fig.update_xaxes(title_text="lag", row=1, col=3)
         fig.update_yaxes(range=[-0.2, 1.05], row=1, col=3)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
-        fig.update_layout(width=1000, height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
-        super().__init__(controls, go.FigureWidget(fig))
+        fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
+        super().__init__(controls, go.FigureWidget(fig), main="step_size")
 
     def _x0(self, mix) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed + 7)

@@ -97,7 +97,6 @@ class ScoreFieldViewer(Widget):
                 2,
             )
         fig.update_layout(
-            width=460 * cols + 80,
             height=470,
             margin=dict(l=40, r=40, t=40, b=40),
             legend=dict(orientation="h", y=-0.08),
@@ -105,7 +104,7 @@ class ScoreFieldViewer(Widget):
         for c in range(1, cols + 1):
             fig.update_xaxes(constrain="domain", row=1, col=c)
             fig.update_yaxes(scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c)
-        super().__init__(controls, go.FigureWidget(fig))
+        super().__init__(controls, go.FigureWidget(fig), main="sigma")
 
     # ------------------------------------------------------------------ drawing
     def fields(self, pts: torch.Tensor):

@@ -111,8 +111,8 @@ class SolverExplorer(Widget):
         fig.update_xaxes(autorange="reversed", title_text="t", row=1, col=3)
         fig.update_yaxes(type="log", title_text="h", row=1, col=3)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
-        fig.update_layout(width=1000, height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
-        super().__init__(controls, go.FigureWidget(fig))
+        fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
+        super().__init__(controls, go.FigureWidget(fig), main="eps_rel" if method in ("ggf", "ode") else "n_steps")
 
     def options(self) -> dict:
         """The solver options the controls set for the chosen method."""
@@ -186,12 +186,14 @@ class SolverExplorer(Widget):
                     f.data[2 + k].update(x=[], y=[])
             if res.stats is not None and len(res.stats.steps_h):
                 keep = slice(None, None, max(1, len(res.stats.steps_h) // 3000))
-                f.data[2 + _TRACKED].update(x=res.stats.steps_t[keep].numpy(), y=res.stats.steps_h[keep].numpy())
+                ts, hs = res.stats.steps_t[keep].numpy(), res.stats.steps_h[keep].numpy()
             elif m != "ode":
-                h = (res.times[:-1] - res.times[1:]).numpy()
-                f.data[2 + _TRACKED].update(x=res.times[:-1].numpy(), y=h)
+                ts, hs = res.times[:-1].numpy(), (res.times[:-1] - res.times[1:]).numpy()
             else:
-                f.data[2 + _TRACKED].update(x=[], y=[])
+                ts = hs = np.zeros(0)
+            f.data[2 + _TRACKED].update(x=ts, y=hs)
+            if len(hs):  # whole decades around the steps (a flat grid would zoom in to rounding noise)
+                f.layout.yaxis3.range = [np.floor(np.log10(hs.min()) - 0.3), np.ceil(np.log10(hs.max()) + 0.3)]
             f.layout.xaxis.range, f.layout.yaxis.range = b[:2], b[2:]
         extra = ""
         if res.stats is not None:
