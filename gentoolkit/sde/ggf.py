@@ -111,8 +111,9 @@ class _BrownianPath:
         a, b = -self.key.view(-1).index_select(0, flat[1:].reshape(-1)).view(2, n)
         w0, wa, wb = self.w.index_select(1, flat.reshape(-1)).view(-1, 3, n).unbind(1)
         b = torch.where(k > 0, b, math.inf)  # no stored point after s_new: a fresh increment
-        frac = (s_new - a) / (b - a)  # 0 when b = inf; b - a >= tol > 0 by the choice of k
-        var = ((s_new - a) * torch.rsub(frac, 1)).clamp_min(0)  # (s' - a)(b - s')/(b - a), or s' - a
+        gap = s_new - a
+        frac = gap / (b - a)  # 0 when b = inf; b - a >= tol > 0 by the choice of k
+        var = (gap * torch.rsub(frac, 1)).clamp_min(0)  # (s' - a)(b - s')/(b - a), or s' - a
         dev = self.gen.device if self.gen is not None else self.device
         z = torch.randn(wa.shape, generator=self.gen, dtype=self.dtype, device=dev).to(self.device)
         w_new = torch.lerp(wa, wb, frac.to(self.dtype)).addcmul_(var.sqrt().to(self.dtype), z)
@@ -135,11 +136,14 @@ class _BrownianPath:
             key = self.key.view(-1)
             key.index_copy_(0, dst, key.index_select(0, src))
             self.w.index_copy_(1, dst, self.w.index_select(1, src))
-        # the current point also goes one slot up (slots above top are scratch otherwise)
-        self.key.scatter_(1, (top + 1)[:, None], -s_cur[:, None])
-        self.w.index_copy_(1, self._base + top + 1, w0)
-        self.key.scatter_(1, k[:, None], -s_new[:, None])
-        self.w.index_copy_(1, self._base + k, w_new)
+        # the current point also goes one slot up (slots above top are scratch otherwise), and
+        # the proposed point goes to slot k; key and w share the flat slot index i * D + j
+        key = self.key.view(-1)
+        cur, new = self._base + (top + 1), self._base + k
+        key.index_copy_(0, cur, s_cur.neg())
+        self.w.index_copy_(1, cur, w0)
+        key.index_copy_(0, new, s_new.neg())
+        self.w.index_copy_(1, new, w_new)
         self.top = torch.where(move, k, top + 1)
         self.max_top = int(self.top.max())
 
@@ -217,7 +221,11 @@ def ggf(
             x1_abs = x1.abs()
             delta = (eps_rel * torch.maximum(x1_abs, x_prev_abs)).clamp_min(eps_abs)
             scaled = (x1 - x2) / delta
-            err = scaled.abs().amax(0) if norm == "linf" else scaled.square().mean(0).sqrt()
+            # E, or E^2 for the scaled l2 norm (the same test E <= 1 without a square root)
+            if norm == "linf":
+                err, power, floor = scaled.abs().amax(0), -r, 1e-10
+            else:
+                err, power, floor = scaled.square().mean(0), -r / 2, 1e-20
             ok = (err <= 1) & live
             records.append((s, h, ok, live))
             x, x_prev_abs = torch.where(ok, x2, x), torch.where(ok, x1_abs, x_prev_abs)
@@ -227,7 +235,7 @@ def ggf(
             s = torch.where(ok, s_new, s)
             rem = torch.rsub(s, s_end)
             live = rem > t_eps * 1e-9
-            h_new = theta * h * err.clamp_min(1e-10) ** (-r)
+            h_new = theta * h * err.clamp_min(floor) ** power  # theta h E^(-r)
             h = torch.where(live, torch.minimum(h_new, rem).clamp_min(1e-12), 0.0)
             n_live = int(live.sum())
         else:
