@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
 from lab import Lab, chromium_path  # noqa: E402
-from notebook_page import KERNEL_IDLE_JS, SIGNATURE_JS, open_notebook, run_all, widgets  # noqa: E402
+from notebook_page import KERNEL_IDLE_JS, SIGNATURE_JS, label, open_notebook, run_all, widgets  # noqa: E402
 
 REFERENCE = """import ipywidgets as W
 import numpy as np
@@ -60,10 +60,7 @@ def measure(page, widget, moves: int) -> tuple[str, list[float]]:
     widget.scroll_into_view_if_needed()
     plot = widget.query_selector(".js-plotly-plot")
     handle = widget.query_selector(".gentoolkit-main [role=slider]")
-    label = handle.evaluate(
-        "e => { const b = e.closest('.widget-inline-hbox'); const l = b && b.querySelector('.widget-label');"
-        " return l ? l.textContent.trim() : ''; }"
-    )
+    name = label(handle)
     page.evaluate("() => document.addEventListener('keydown', () => { window.__keydown = performance.now(); }, true)")
     times = []
     for i in range(moves):
@@ -74,7 +71,7 @@ def measure(page, widget, moves: int) -> tuple[str, list[float]]:
         times.append(float(elapsed.json_value()))
         page.wait_for_function(KERNEL_IDLE_JS, polling=100, timeout=60_000)
         page.wait_for_timeout(150)
-    return label, times
+    return name, times
 
 
 def main() -> None:
@@ -99,16 +96,16 @@ def main() -> None:
         assert len(found) == len(names), f"{len(found)} widgets rendered, expected {len(names)}"
         results = {}
         for name, w in zip(names, found):
-            label, times = measure(page, w, args.moves)
-            results[name] = (label, times)
+            control, times = measure(page, w, args.moves)
+            results[name] = (control, times)
         browser.close()
     ref = float(np.percentile(results[names[0]][1], 50))
     for name in names:
-        label, times = results[name]
+        control, times = results[name]
         p50 = float(np.percentile(times, 50))
         line = {
             "widget": name,
-            "control": label,
+            "control": control,
             "moves": len(times),
             "p50_ms": round(p50, 1),
             "p95_ms": round(float(np.percentile(times, 95)), 1),

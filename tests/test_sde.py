@@ -254,7 +254,7 @@ def test_brownian_path_bridges_and_moves_on_exactly():
     assert abs(w1.var().item() - 1.0) < 5 * math.sqrt(2 / n)
     assert abs(w03.var().item() - 0.3) < 5 * 0.3 * math.sqrt(2 / n)
     assert abs((w03 * w1).mean().item() - 0.3) < se  # Cov(W(0.3), W(1)) = 0.3
-    assert path.depth() == 2  # two stored points beyond the current one
+    assert path.max_top == 2  # two stored points beyond the current one
     # accept a step to 0.3: the stored W(1) is still there, 0.7 further on
     w, w0, k, s_new = read(at(0.3))
     torch.testing.assert_close(w, w03, rtol=0, atol=1e-12)
@@ -273,7 +273,7 @@ def test_brownian_path_bridges_and_moves_on_exactly():
     assert abs((d - (w1 - w06) / 2).var().item() - 0.1) < 5 * 0.1 * math.sqrt(2 / n)
     # rejected beyond a stored point: W(0.8) goes between W(0.6) and W(1), which move up
     path.update(at(0.3), s08, w08, w0, k, torch.zeros(n, dtype=torch.bool))
-    assert path.depth() == 4
+    assert path.max_top == 4
     for v, stored in ((0.6, w06), (0.8, w08), (1.0, w1)):
         torch.testing.assert_close(read(at(v))[0], stored, rtol=0, atol=1e-12)
     for v, left, right in ((0.7, w06, w08), (0.9, w08, w1)):  # bridges of length 0.2: variance 0.05

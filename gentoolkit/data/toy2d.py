@@ -134,9 +134,9 @@ class Mixture2D:
         """Score of m X + s Z at x (see :meth:`pushforward_log_prob`), shape (n, 2):
         sum_k r_k (m mu_k - x) / v_k with r the responsibilities."""
         log_terms, var = self._terms(x, m, s, exact=False)
-        mu, xt = self._params(x)[0], x.T
-        r = torch.softmax(log_terms, 0)
-        if isinstance(self._params(x)[2], float):  # v_k = v: (m sum_k r_k mu_k - x) / v
+        mu, _, std2, _ = self._params(x)
+        xt, r = x.T, torch.softmax(log_terms, 0)
+        if isinstance(std2, float):  # v_k = v: (m sum_k r_k mu_k - x) / v
             return ((mu.T @ r) * m - xt).div(var).T.contiguous()
         w = r / var
         return ((mu.T @ w) * m - xt * w.sum(0)).T.contiguous()

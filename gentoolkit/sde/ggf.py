@@ -94,10 +94,6 @@ class _BrownianPath:
     def keep(self, idx: torch.Tensor) -> None:
         self._resize(idx, self.key.shape[1])
 
-    def depth(self) -> int:
-        """The most stored later points of any sample."""
-        return int(self.top.max()) if self.top.numel() else 0
-
     def propose(self, s_new: torch.Tensor):
         """W(s_new) per sample (stored, bridged or fresh) and W at the current point, (E, n)
         each; the slot ``k`` of the stored point just before s_new (the current one unless
@@ -126,19 +122,17 @@ class _BrownianPath:
         n, d = self.key.shape
         if self.max_top + 2 > d:  # room for one more point per sample: grow
             self._resize(torch.arange(n, device=self.device), 2 * d)
-        top = self.top
+        top, key = self.top, self.key.view(-1)  # key and w share the flat slot index i * D + j
         deep = ~move & (k < top)
         if bool(deep.any()):  # slots k..top-1 move up one to make room at slot k
             p = torch.nonzero(deep)[:, 0]
             cols, base = self._cols, self._base[p, None]
             src = (torch.where((cols > k[p, None]) & (cols <= top[p, None]), cols - 1, cols) + base).reshape(-1)
-            dst = (cols + base).reshape(-1)  # flat slot indices, the same in key and w
-            key = self.key.view(-1)
+            dst = (cols + base).reshape(-1)
             key.index_copy_(0, dst, key.index_select(0, src))
             self.w.index_copy_(1, dst, self.w.index_select(1, src))
         # the current point also goes one slot up (slots above top are scratch otherwise), and
-        # the proposed point goes to slot k; key and w share the flat slot index i * D + j
-        key = self.key.view(-1)
+        # the proposed point goes to slot k
         cur, new = self._base + (top + 1), self._base + k
         key.index_copy_(0, cur, s_cur.neg())
         self.w.index_copy_(1, cur, w0)

@@ -1,8 +1,10 @@
-"""Plot helpers shared by the widgets: evaluation grids and quiver arrows as line traces."""
+"""Plot helpers shared by the widgets: evaluation grids, the density backdrop, and quiver
+arrows as line traces."""
 
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
 
 
@@ -14,6 +16,20 @@ def grid(bounds, n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
     pts = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1)).float()
     return xs, ys, pts
+
+
+def density_trace(**style) -> go.Contour:
+    """The filled log-density backdrop under samples (``style`` overrides the defaults)."""
+    defaults = dict(showscale=False, colorscale="Blues", ncontours=12, line_width=0.3, hoverinfo="skip", name="log p")
+    return go.Contour(**{**defaults, **style})
+
+
+def log_density_grid(mixture, bounds, n: int, sigma: float = 0.0, nats: float = 12.0):
+    """(xs, ys, z): log p_sigma of ``mixture`` on an n x n grid over ``bounds``, clipped to
+    ``nats`` below its maximum so the contours show the modes rather than the far tails."""
+    xs, ys, pts = grid(bounds, n)
+    logp = mixture.log_prob(pts, sigma).reshape(n, n).numpy()
+    return xs, ys, np.maximum(logp, logp.max() - nats)
 
 
 def quiver(pts: np.ndarray, vec: np.ndarray, spacing: float, head: float = 0.3) -> tuple[np.ndarray, np.ndarray]:

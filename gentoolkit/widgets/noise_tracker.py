@@ -37,7 +37,7 @@ from gentoolkit.data.toy2d import Mixture2D
 from gentoolkit.score.annealed import als, als_noise_std, cas, cas_betas, dilate_sigmas, eds, geometric_sigmas
 from gentoolkit.score.metrics import effective_noise
 from gentoolkit.widgets._common import score_fns
-from gentoolkit.widgets._plot import grid
+from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
 POINT_MASS = "point mass"
@@ -98,13 +98,7 @@ class NoiseTracker(Widget):
             horizontal_spacing=0.1,
         )
         for col in (1, 2):
-            fig.add_trace(
-                go.Contour(
-                    showscale=False, colorscale="Blues", ncontours=12, line_width=0.3, hoverinfo="skip", name="log p"
-                ),
-                1,
-                col,
-            )
+            fig.add_trace(density_trace(), 1, col)
             fig.add_trace(
                 go.Scattergl(
                     mode="markers",
@@ -243,9 +237,7 @@ class NoiseTracker(Widget):
         pad = max(b[1] - b[0] + 1.0, 2 * 2.5 * s[i].item())
         cx, cy = (b[0] + b[1]) / 2, (b[2] + b[3]) / 2
         view = (cx - pad / 2, cx + pad / 2, cy - pad / 2, cy + pad / 2)
-        xs, ys, pts = grid(view, _CONTOUR_RES)
-        logp = mix.log_prob(pts, s[i].item()).reshape(_CONTOUR_RES, _CONTOUR_RES).numpy()
-        logp = np.maximum(logp, logp.max() - 10)
+        xs, ys, logp = log_density_grid(mix, view, _CONTOUR_RES, s[i].item(), nats=10)
         f = self.figure
         with f.batch_update():
             for k, key in ((0, "als"), (2, "cas")):

@@ -27,7 +27,7 @@ from gentoolkit.data import toy2d
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
 from gentoolkit.metrics.modes import mode_stats
 from gentoolkit.sampling.classic import mala, metropolis_hastings, ula
-from gentoolkit.widgets._plot import grid
+from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
 SAMPLERS = ("MH", "ULA", "MALA")
@@ -83,13 +83,7 @@ class SamplerExplorer(Widget):
             subplot_titles=["chains", "acceptance rate vs proposal std", "autocorrelation (mixing)"],
             horizontal_spacing=0.08,
         )
-        fig.add_trace(
-            go.Contour(
-                showscale=False, colorscale="Blues", ncontours=12, line_width=0.3, hoverinfo="skip", name="log p"
-            ),
-            1,
-            1,
-        )
+        fig.add_trace(density_trace(), 1, 1)
         fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=3, color="crimson"), name="final positions"), 1, 1)
         for c in ("orange", "purple", "teal"):
             fig.add_trace(
@@ -136,9 +130,7 @@ class SamplerExplorer(Widget):
         chain = r.chain
         rate = 1.0 if r.acceptance_rate is None else r.acceptance_rate
         b = mix.bounds(margin=5)
-        xs, ys, pts = grid(b, 60)
-        logp = mix.log_prob(pts).reshape(60, 60).numpy()
-        logp = np.maximum(logp, logp.max() - 12)
+        xs, ys, logp = log_density_grid(mix, b, 60)
         acf = autocorrelation(chain[n_steps // 2 :], _MAX_LAG)
         jumps = mean_squared_jump(chain)
         stats = mode_stats(r.x, mix)

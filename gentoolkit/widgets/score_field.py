@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from gentoolkit.data import toy2d
 from gentoolkit.score.metrics import score_error
 from gentoolkit.widgets._common import score_fns
-from gentoolkit.widgets._plot import grid, quiver
+from gentoolkit.widgets._plot import grid, log_density_grid, quiver
 from gentoolkit.widgets.base import Widget
 
 _CONTOUR_RES = 80
@@ -123,9 +123,7 @@ class ScoreFieldViewer(Widget):
         name, sigma = self.value("dataset"), self.value("sigma")
         mix = self._mixtures[name]
         bounds = mix.bounds(margin=4.0)
-        xs, ys, pts = grid(bounds, _CONTOUR_RES)
-        logp = mix.log_prob(pts, sigma).reshape(_CONTOUR_RES, _CONTOUR_RES).numpy()
-        logp = np.maximum(logp, logp.max() - 12.0)  # show 12 nats of dynamic range
+        xs, ys, logp = log_density_grid(mix, bounds, _CONTOUR_RES, sigma)
         n_arrows = self.value("arrows")
         ax, ay, apts = grid(bounds, n_arrows)
         spacing = (bounds[1] - bounds[0]) / (n_arrows - 1)

@@ -29,7 +29,7 @@ from gentoolkit.data import toy2d
 from gentoolkit.metrics.distances import SlicedWasserstein
 from gentoolkit.sde import VESDE, VPSDE, SubVPSDE, mixture_score, sample
 from gentoolkit.widgets._common import score_fns
-from gentoolkit.widgets._plot import grid
+from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
 SDES = {"VE": lambda: VESDE(0.01, 10.0), "VP": lambda: VPSDE(0.1, 20.0), "sub-VP": lambda: SubVPSDE(0.1, 20.0)}
@@ -96,13 +96,7 @@ class SolverExplorer(Widget):
             subplot_titles=["samples", "paths (first coordinate)", "step size h against t"],
             horizontal_spacing=0.08,
         )
-        fig.add_trace(
-            go.Contour(
-                showscale=False, colorscale="Blues", ncontours=12, line_width=0.3, hoverinfo="skip", name="log p"
-            ),
-            1,
-            1,
-        )
+        fig.add_trace(density_trace(), 1, 1)
         fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=2.5, color="crimson"), name="samples"), 1, 1)
         for k in range(_TRACKED):
             fig.add_trace(go.Scatter(mode="lines", line=dict(width=1), name=f"particle {k}", showlegend=False), 1, 2)
@@ -135,9 +129,7 @@ class SolverExplorer(Widget):
             distance = SlicedWasserstein(data, n_projections=64, generator=torch.Generator().manual_seed(3))
             floor = distance(ref)
             b = mix.bounds(margin=5)
-            xs, ys, pts = grid(b, 50)
-            logp = mix.log_prob(pts).reshape(50, 50).numpy()
-            self._refs[name] = (distance, floor, (xs, ys, np.maximum(logp, logp.max() - 12)), b)
+            self._refs[name] = (distance, floor, log_density_grid(mix, b, 50), b)
         return self._refs[name]
 
     def update(self) -> None:

@@ -9,6 +9,7 @@ off as well), listens on 127.0.0.1 with a random token, and starts kernels in fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -154,19 +155,11 @@ class Lab:
                 os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                with _suppress():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
             for pid in kernels:  # kernels live in their own session
-                with _suppress():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             self.proc = None
             self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (ProcessLookupError, PermissionError))

@@ -140,7 +140,8 @@ def controls(widget) -> list[tuple[str, object]]:
     return found
 
 
-def _label(el) -> str:
+def label(el) -> str:
+    """The description shown next to a control."""
     return el.evaluate(
         """e => { const box = e.closest('.widget-inline-hbox, .widget-hbox, .widget-toggle-buttons') || e.parentElement;
                   const l = box && box.querySelector('.widget-label'); return l ? l.textContent.trim() : ''; }"""
@@ -188,13 +189,13 @@ def exercise_widget(page, widget, index: int, *, timeout_s: float = 30) -> Widge
     )
     done: set[str] = set()
     while True:
-        todo = [(k, el) for k, el in controls(widget) if f"{k}:{_label(el)}" not in done]
+        todo = [(k, el) for k, el in controls(widget) if f"{k}:{label(el)}" not in done]
         if not todo:
             break
         kind, el = todo[0]
-        label = _label(el)
-        done.add(f"{kind}:{label}")
-        if not label:
+        name = label(el)
+        done.add(f"{kind}:{name}")
+        if not name:
             report.unlabeled.append(kind)
         before, r_before = signature(plot), readout.inner_text() if readout else ""
         v_before = _value(kind, el)
@@ -203,5 +204,5 @@ def exercise_widget(page, widget, index: int, *, timeout_s: float = 30) -> Widge
         _wait_idle(page, timeout_s)
         main = el.evaluate("e => !!e.closest('.gentoolkit-main')")
         r_after = readout.inner_text() if readout else ""
-        report.moves.append(Move(kind, label, v_before, _value(kind, el), changed, r_before, r_after, main))
+        report.moves.append(Move(kind, name, v_before, _value(kind, el), changed, r_before, r_after, main))
     return report
