@@ -14,8 +14,8 @@ import time
 import torch
 
 from gentoolkit.data import toy2d
+from gentoolkit.metrics import score_error
 from gentoolkit.nets import ScoreMLP
-from gentoolkit.score import score_error
 from gentoolkit.train import train_score
 
 

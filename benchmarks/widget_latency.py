@@ -55,7 +55,7 @@ def main() -> None:
         # the flagship, at default settings (2,000 particles, exact score): its main slider is eps
         "NoiseTracker (eps)": (lambda: NoiseTracker(), "eps", list(np.geomspace(2.6e-4, 4e-3, 17))),
         "NoiseTracker (level shown)": (lambda: NoiseTracker(), "level", list(range(1, 11))),
-        "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "step_size", list(np.geomspace(0.02, 2.0, 15))),
+        "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "proposal_std", list(np.geomspace(0.02, 2.0, 15))),
         # the targets: an EM-100 redraw and a GGF redraw at 2,000 particles
         "SolverExplorer (EM, steps ~100)": (lambda: SolverExplorer(), "n_steps", [90, 100, 110, 100]),
         "SolverExplorer (GGF, eps_rel)": (

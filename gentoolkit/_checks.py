@@ -85,6 +85,24 @@ def randn(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> to
     return torch.randn(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
 
 
+def per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-sample value ``v`` of shape (n,) viewed as (n, 1, ..., 1), so that it broadcasts
+    over x's sample shape (points (n, d) and images (n, c, h, w) alike)."""
+    return v.reshape(-1, *([1] * (x.ndim - 1)))
+
+
+def full_like_batch(value: float, x: torch.Tensor) -> torch.Tensor:
+    """One copy of ``value`` per sample of ``x``: shape (n,), x's dtype and device."""
+    return torch.full((x.shape[0],), float(value), dtype=x.dtype, device=x.device)
+
+
+def uniform(shape, generator: torch.Generator | None, *, like: torch.Tensor) -> torch.Tensor:
+    """U(0, 1) draws of ``shape`` with ``like``'s dtype and device, drawn on the generator's
+    device (as :func:`randn`)."""
+    dev = generator.device if generator is not None else like.device
+    return torch.rand(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
+
+
 def batch(name: str, x, expected: str = "(n, ...) with n samples") -> torch.Tensor:
     """Check that ``x`` is a floating-point tensor with a leading batch axis (ndim >= 2)."""
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():

@@ -1,5 +1,6 @@
-"""Static matplotlib figures for the notebooks (the interactive ones live in ``widgets``), and
-``grid(bounds, n)``, the evaluation grid they and the widgets share."""
+"""Static matplotlib figures for the notebooks (the interactive ones live in ``widgets``; this
+module imports no widget code, so drawing a figure never loads ipywidgets or plotly).
+``grid(bounds, n)`` is :func:`gentoolkit.data.toy2d.grid`, re-exported for the notebooks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import torch
 
 from gentoolkit.data import toy2d
-from gentoolkit.widgets._plot import grid
+from gentoolkit.data.toy2d import grid
 
 __all__ = ["grid", "plot_datasets", "plot_loss", "plot_score_error", "plot_smoothing"]
 

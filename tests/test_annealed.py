@@ -5,14 +5,14 @@ import torch
 
 from gentoolkit.data import toy2d
 from gentoolkit.data.toy2d import Mixture2D
-from gentoolkit.score import (
+from gentoolkit.metrics import effective_noise
+from gentoolkit.sampling import (
     als,
     als_noise_std,
     cas,
     cas_betas,
     dilate_sigmas,
     eds,
-    effective_noise,
     geometric_sigmas,
 )
 from tests.conftest import DEVICES

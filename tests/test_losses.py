@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from gentoolkit.data import toy2d
-from gentoolkit.score import dsm_loss, score_error, ssm_loss
+from gentoolkit.metrics import score_error
+from gentoolkit.score import dsm_loss, ssm_loss
 from tests.conftest import DEVICES
 
 

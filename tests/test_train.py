@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from gentoolkit.data import toy2d
+from gentoolkit.metrics import score_error
 from gentoolkit.nets import ScoreMLP
-from gentoolkit.score import score_error
 from gentoolkit.train import TrainingDiverged, load_checkpoint, save_checkpoint, train_score
 from tests.conftest import DEVICES
 

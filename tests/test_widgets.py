@@ -120,7 +120,7 @@ def test_moving_each_tracker_control_changes_the_drawing(control):
 
 
 def test_tracker_measures_prop1_and_prop2_on_a_point_mass():
-    from gentoolkit.score import als_noise_std
+    from gentoolkit.sampling import als_noise_std
     from gentoolkit.widgets import NoiseTracker
 
     w = NoiseTracker(dataset="point mass", n_particles=2000)
@@ -157,7 +157,7 @@ def test_tracker_denoising_brings_samples_to_the_data():
 
 
 # ---------------------------------------------------------------------- sampler explorer
-EXPLORER_MOVES = {"dataset": "moons", "sampler": "MH", "step_size": 0.5, "n_steps": 50}
+EXPLORER_MOVES = {"dataset": "moons", "sampler": "MH", "proposal_std": 0.5, "n_steps": 50}
 
 
 @pytest.mark.parametrize("control", list(EXPLORER_MOVES))

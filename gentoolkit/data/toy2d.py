@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
 from gentoolkit._checks import noise_levels, points, positive_int
@@ -182,6 +183,18 @@ class Mixture2D:
         c = [(a + b) / 2 for a, b in zip(lo, hi)]
         half = max(b - a for a, b in zip(lo, hi)) / 2
         return (c[0] - half, c[0] + half, c[1] - half, c[1] + half)
+
+
+def grid(bounds, n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """An n x n evaluation grid over ``bounds`` = (xmin, xmax, ymin, ymax), e.g. a mixture's
+    ``bounds()``: the axis vectors and the (n*n, 2) float32 points, row-major in y, so values
+    at the points reshape to (n, n) as z[y][x] (matplotlib's contour and plotly's Contour)."""
+    n = positive_int("n", n)
+    xs = np.linspace(bounds[0], bounds[1], n)
+    ys = np.linspace(bounds[2], bounds[3], n)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    pts = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1)).float()
+    return xs, ys, pts
 
 
 def _as_tensor(name: str, value) -> torch.Tensor:

@@ -3,8 +3,11 @@
 Notation: p is the target density, known up to a constant through ``log_prob(x) -> (n,)``;
 its score is grad_x log p (``score_fn(x) -> x.shape``; computed by autograd from
 ``log_prob`` when not given). Chains are batched: ``x0`` has shape (n_chains, *event_shape)
-and every step updates all chains at once. ``step_size`` is the proposal std of random-walk
-Metropolis-Hastings and the Langevin step lambda of Eq. 2.2 for ULA and MALA.
+and every step updates all chains at once. ``step_size`` always means the Langevin step
+lambda of Eq. 2.2 (ULA, MALA), whose proposal x + lambda grad log p + sqrt(2 lambda) z has
+noise std sqrt(2 lambda); random-walk Metropolis-Hastings takes the noise std of its proposal
+x + proposal_std z directly (``proposal_std``). :func:`run_mcmc` runs any of the three at one
+proposal noise std, so that they compare at equal noise.
 
 - Inverse transform sampling (Sec. 2.2.1.2): x = F^{-1}(u), u ~ U(0, 1).
 - Rejection sampling (Sec. 2.2.1.3): accept x ~ q when u < p(x) / (M q(x)); for a normalised
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gentoolkit._checks import batch, positive_float, positive_int, randn
+from gentoolkit._checks import batch, per_sample, positive_float, positive_int, randn, uniform
 
 
 @dataclass
@@ -48,11 +51,6 @@ class RejectionResult:
     x: torch.Tensor
     acceptance_rate: float
     n_proposed: int
-
-
-def _uniform(shape, generator, like: torch.Tensor) -> torch.Tensor:
-    dev = generator.device if generator is not None else like.device
-    return torch.rand(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
 
 
 def _check_x0(x0) -> torch.Tensor:
@@ -89,10 +87,6 @@ def _score(score_fn, x: torch.Tensor) -> torch.Tensor:
 
 def _sqnorm(v: torch.Tensor) -> torch.Tensor:
     return v.flatten(1).pow(2).sum(1)
-
-
-def _bshape(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return mask.reshape(-1, *([1] * (x.ndim - 1)))
 
 
 # --------------------------------------------------------------------------- exact methods
@@ -159,7 +153,7 @@ def rejection_sampling(
                 f"log_M={log_M:g} is too small: p(x) > M q(x) at some proposals (log ratio {worst:.3g}); "
                 f"use log_M >= {log_M + worst:.4g}"
             )
-        accept = torch.log(_uniform(m, generator, like=log_ratio)) < log_ratio
+        accept = torch.log(uniform(m, generator, like=log_ratio)) < log_ratio
         out.append(x[accept])
         have += int(accept.sum())
         proposed += m
@@ -187,7 +181,7 @@ def _run_chain(step, x0: torch.Tensor, n_steps: int, keep_chain: bool, callback)
 def metropolis_hastings(
     log_prob,
     x0: torch.Tensor,
-    step_size: float,
+    proposal_std: float,
     n_steps: int,
     *,
     generator: torch.Generator | None = None,
@@ -195,19 +189,19 @@ def metropolis_hastings(
     callback=None,
 ) -> ChainResult:
     """Random-walk Metropolis-Hastings (001, Eq. 2.1 with the proposal of Sec. 2.2.2.2):
-    x' = x + step_size * z, accepted with probability min(1, p(x') / p(x)) (the proposal is
+    x' = x + proposal_std * z, accepted with probability min(1, p(x') / p(x)) (the proposal is
     symmetric, so the q terms cancel)."""
     x0 = _check_x0(x0)
-    step_size = positive_float("step_size", step_size)
+    proposal_std = positive_float("proposal_std", proposal_std)
     n_steps = positive_int("n_steps", n_steps)
     state = {"lp": _logp(log_prob, x0)}
 
     def step(x):
-        prop = x + step_size * randn(x.shape, generator, like=x)
+        prop = x + proposal_std * randn(x.shape, generator, like=x)
         lp_prop = _logp(log_prob, prop)
-        accept = torch.log(_uniform(x.shape[0], generator, like=x)) < lp_prop - state["lp"]
+        accept = torch.log(uniform(x.shape[0], generator, like=x)) < lp_prop - state["lp"]
         state["lp"] = torch.where(accept, lp_prop, state["lp"])
-        return torch.where(_bshape(accept, x), prop, x), accept.to(x.dtype)
+        return torch.where(per_sample(accept, x), prop, x), accept.to(x.dtype)
 
     x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback)
     return ChainResult(x, chain, (acc.sum() / (n_steps * x0.shape[0])).item(), acc / n_steps)
@@ -264,10 +258,39 @@ def mala(
         prop = x + lam * state["s"] + math.sqrt(2 * lam) * randn(x.shape, generator, like=x)
         lp_prop, s_prop = _logp(log_prob, prop), _score(score_fn, prop)
         log_alpha = lp_prop - state["lp"] + log_q(x, prop, s_prop) - log_q(prop, x, state["s"])
-        accept = torch.log(_uniform(x.shape[0], generator, like=x)) < log_alpha
+        accept = torch.log(uniform(x.shape[0], generator, like=x)) < log_alpha
         state["lp"] = torch.where(accept, lp_prop, state["lp"])
-        state["s"] = torch.where(_bshape(accept, x), s_prop, state["s"])
-        return torch.where(_bshape(accept, x), prop, x), accept.to(x.dtype)
+        state["s"] = torch.where(per_sample(accept, x), s_prop, state["s"])
+        return torch.where(per_sample(accept, x), prop, x), accept.to(x.dtype)
 
     x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback)
     return ChainResult(x, chain, (acc.sum() / (n_steps * x0.shape[0])).item(), acc / n_steps)
+
+
+MCMC = ("MH", "ULA", "MALA")
+
+
+def run_mcmc(
+    name: str,
+    target,
+    x0: torch.Tensor,
+    proposal_std: float,
+    n_steps: int,
+    *,
+    generator: torch.Generator | None = None,
+    keep_chain: bool = True,
+    callback=None,
+) -> ChainResult:
+    """Run one of ``MCMC`` ("MH", "ULA", "MALA") on ``target`` (an object with ``log_prob(x)``
+    and ``score(x)``, e.g. a :class:`gentoolkit.data.Mixture2D`) at proposal noise std
+    ``proposal_std`` = h: MH proposes x + h z; ULA and MALA take the Langevin step
+    lambda = h^2 / 2, whose proposal x + lambda grad log p + sqrt(2 lambda) z has noise std h."""
+    if name not in MCMC:
+        raise ValueError(f"unknown sampler name={name!r}; expected one of {MCMC}")
+    h = positive_float("proposal_std", proposal_std)
+    common = dict(generator=generator, keep_chain=keep_chain, callback=callback)
+    if name == "MH":
+        return metropolis_hastings(target.log_prob, x0, h, n_steps, **common)
+    if name == "ULA":
+        return ula(target.score, x0, h**2 / 2, n_steps, **common)
+    return mala(target.log_prob, x0, h**2 / 2, n_steps, score_fn=target.score, **common)

@@ -1,20 +1,34 @@
-"""Score matching: losses (DSM, sliced SM), annealed samplers (ALS, CAS, EDS) and the error
-of a learned score against an exact one."""
+"""Score matching (thesis 001, Sec. 2.3.1 and 8.6): the losses that train a noise-conditional
+score network, ``dsm_loss`` (denoising) and ``ssm_loss`` (sliced, variance-reduced), and
+:mod:`gentoolkit.score.adversarial` (DSM plus an LSGAN game on the expected denoised sample).
 
-from gentoolkit.score.annealed import als, als_noise_std, cas, cas_betas, dilate_sigmas, eds, geometric_sigmas
-from gentoolkit.score.losses import dsm_loss, ssm_loss
-from gentoolkit.score.metrics import effective_noise, score_error
+The annealed samplers that use such a network are in :mod:`gentoolkit.sampling`, and the
+score's error against an exact one in :mod:`gentoolkit.metrics`.
+"""
 
-__all__ = [
-    "als",
-    "als_noise_std",
-    "cas",
-    "cas_betas",
-    "dilate_sigmas",
-    "dsm_loss",
-    "eds",
-    "effective_noise",
-    "geometric_sigmas",
-    "score_error",
-    "ssm_loss",
-]
+import warnings
+
+from gentoolkit.score.losses import draw_sigmas, dsm_loss, ssm_loss
+
+__all__ = ["draw_sigmas", "dsm_loss", "ssm_loss"]
+
+# old import paths (before issue 10), kept one release
+_MOVED = {
+    **{n: "gentoolkit.sampling" for n in ("als", "als_noise_std", "cas", "cas_betas", "dilate_sigmas", "eds")},
+    "geometric_sigmas": "gentoolkit.sampling",
+    "score_error": "gentoolkit.metrics",
+    "effective_noise": "gentoolkit.metrics",
+}
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        warnings.warn(
+            f"gentoolkit.score.{name} moved to {_MOVED[name]}.{name}; the old path goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'gentoolkit.score' has no attribute {name!r}")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from gentoolkit._checks import positive_float, randn
-from gentoolkit.score.losses import _bcast, _call, _check_x, _draw_sigma
+from gentoolkit._checks import batch, call_score, per_sample, positive_float, randn
+from gentoolkit.score.losses import draw_sigmas
 
 
 def adversarial_dsm_losses(
@@ -33,13 +33,13 @@ def adversarial_dsm_losses(
     the EDS detached (it trains phi only); ``L_s`` backpropagates through D into theta
     (step only theta's optimiser with it).
     """
-    x = _check_x(x)
+    x = batch("x", x)
     lam = positive_float("lam", lam, allow_zero=True)
-    sigma = _draw_sigma(sigmas, x, generator)
+    sigma = draw_sigmas(sigmas, x, generator)
     z = randn(x.shape, generator, like=x)
-    sb = _bcast(sigma, x)
+    sb = per_sample(sigma, x)
     xt = x + sb * z
-    s = _call(score_net, xt, sigma)
+    s = call_score(score_net, xt, sigma, "score_net")
     h = xt + sb**2 * s
     dsm = 0.5 * (sb * s + z).flatten(1).pow(2).sum(1).mean()
     loss_d = (disc(x) - 1).pow(2).mean() + (disc(h.detach()) + 1).pow(2).mean()

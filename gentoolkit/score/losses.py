@@ -16,7 +16,7 @@ import numbers
 
 import torch
 
-from gentoolkit._checks import batch, call_score, positive_int, randn
+from gentoolkit._checks import batch, call_score, per_sample, positive_int, randn
 
 
 def _levels(sigmas, like: torch.Tensor) -> torch.Tensor:
@@ -37,25 +37,13 @@ def _levels(sigmas, like: torch.Tensor) -> torch.Tensor:
     return s
 
 
-def _check_x(x) -> torch.Tensor:
-    return batch("x", x)
-
-
-def _draw_sigma(sigmas, x: torch.Tensor, generator) -> torch.Tensor:
-    """One noise level per sample, uniform over the given levels (p(sigma) of Eq. 2.9)."""
+def draw_sigmas(sigmas, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One noise level per sample of ``x``, drawn uniformly from ``sigmas`` (a float or a 1-D
+    list/tensor of levels): the p(sigma) of 001, Eq. 2.9. Shape (n,), x's dtype and device."""
     s = _levels(sigmas, x)
     dev = generator.device if generator is not None else x.device
     idx = torch.randint(len(s), (x.shape[0],), generator=generator, device=dev).to(x.device)
     return s[idx]
-
-
-def _call(score_net, xt: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    return call_score(score_net, xt, sigma, "score_net")
-
-
-def _bcast(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """sigma (n,) viewed as (n, 1, ..., 1) so it broadcasts over any sample shape."""
-    return sigma.reshape(-1, *([1] * (x.ndim - 1)))
 
 
 def dsm_loss(score_net, x: torch.Tensor, sigmas, generator: torch.Generator | None = None, *, reduction: str = "mean"):
@@ -74,13 +62,13 @@ def dsm_loss(score_net, x: torch.Tensor, sigmas, generator: torch.Generator | No
         generator: for the levels and the noise (same generator state, same loss).
         reduction: ``"mean"`` (a scalar) or ``"none"`` (one loss per sample).
     """
-    x = _check_x(x)
+    x = batch("x", x)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    sigma = _draw_sigma(sigmas, x, generator)
+    sigma = draw_sigmas(sigmas, x, generator)
     z = randn(x.shape, generator, like=x)
-    sb = _bcast(sigma, x)
-    s = _call(score_net, x + sb * z, sigma)
+    sb = per_sample(sigma, x)
+    s = call_score(score_net, x + sb * z, sigma, "score_net")
     per = 0.5 * (sb * s + z).flatten(1).pow(2).sum(1)
     return per.mean() if reduction == "mean" else per
 
@@ -108,16 +96,16 @@ def ssm_loss(
     Args as in :func:`dsm_loss`; ``n_projections`` random directions v per sample are
     averaged. The graph is kept (``create_graph=True``), so the loss can be backpropagated.
     """
-    x = _check_x(x)
+    x = batch("x", x)
     n_projections = positive_int("n_projections", n_projections)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    sigma = _draw_sigma(sigmas, x, generator)
+    sigma = draw_sigmas(sigmas, x, generator)
     z = randn(x.shape, generator, like=x)
-    sb = _bcast(sigma, x)
+    sb = per_sample(sigma, x)
     xt = (x + sb * z).detach().requires_grad_(True)
     with torch.enable_grad():
-        s = _call(score_net, xt, sigma)
+        s = call_score(score_net, xt, sigma, "score_net")
         jvp = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for _ in range(n_projections):  # over directions, not samples: each pass is batched
             v = randn(x.shape, generator, like=x)

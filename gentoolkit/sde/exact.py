@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 
 from gentoolkit.data.toy2d import Mixture2D
-from gentoolkit.sde.sdes import SDE, _times
+from gentoolkit.sde.sdes import SDE, check_times
 
 
 def mixture_log_prob(mixture: Mixture2D, sde: SDE, x: torch.Tensor, t) -> torch.Tensor:
     """log p_t(x) of the mixture pushed through ``sde`` to time t, shape (n,)."""
-    t = _times(t, x)
+    t = check_times(t, x)
     return mixture.pushforward_log_prob(x, *sde.mean_std(t))
 
 
@@ -24,7 +24,7 @@ def mixture_score(mixture: Mixture2D, sde: SDE):
     """The exact score grad log p_t as a ``score_fn(x, t)`` (t of shape (n,))."""
 
     def score_fn(x: torch.Tensor, t) -> torch.Tensor:
-        return mixture.pushforward_score(x, *sde.mean_std(_times(t, x)))
+        return mixture.pushforward_score(x, *sde.mean_std(check_times(t, x)))
 
     return score_fn
 
@@ -34,7 +34,7 @@ def gaussian_score(sde: SDE, mu: float, s: float):
     p_t = N(m(t) mu, (m(t)^2 s^2 + std(t)^2) I), so score = -(x - m mu) / (m^2 s^2 + std^2)."""
 
     def score_fn(x: torch.Tensor, t) -> torch.Tensor:
-        m, sd = sde.mean_std(_times(t, x))
+        m, sd = sde.mean_std(check_times(t, x))
         view = (-1, *([1] * (x.ndim - 1)))
         m, sd = m.reshape(view), sd.reshape(view)
         return -(x - m * mu) / (m**2 * s**2 + sd**2)

@@ -24,15 +24,12 @@ import math
 
 import torch
 
-from gentoolkit._checks import positive_float
+from gentoolkit._checks import per_sample, positive_float
 
 
-def _bt(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """t of shape (n,) viewed as (n, 1, ..., 1) to broadcast over x's sample shape."""
-    return t.reshape(-1, *([1] * (x.ndim - 1)))
-
-
-def _times(t, x: torch.Tensor) -> torch.Tensor:
+def check_times(t, x: torch.Tensor) -> torch.Tensor:
+    """``t`` (a float, or one time per sample of ``x``) as an (n,) tensor of x's dtype and
+    device, checked to lie in [0, T] = [0, 1]."""
     if isinstance(t, (int, float)) and not isinstance(t, bool):
         t = torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device)
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.shape[0] != x.shape[0]:
@@ -68,15 +65,15 @@ class SDE:
     # --- shared, shape-agnostic methods ---------------------------------------------
     def sde(self, x: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """Drift f(x, t) (x's shape) and diffusion g(t) (shape (n, 1, ..., 1))."""
-        t = _times(t, x)
+        t = check_times(t, x)
         a, g = self.coefficients(t)
-        return _bt(a, x) * x, _bt(g, x)
+        return per_sample(a, x) * x, per_sample(g, x)
 
     def marginal_prob(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean (x0's shape) and std (shape (n, 1, ..., 1)) of p_0t(x(t) | x0)."""
-        t = _times(t, x0)
+        t = check_times(t, x0)
         m, s = self.mean_std(t)
-        return _bt(m, x0) * x0, _bt(s, x0)
+        return per_sample(m, x0) * x0, per_sample(s, x0)
 
     def prior_sampling(self, shape, generator: torch.Generator | None = None, *, device=None, dtype=torch.float32):
         """Samples of the prior N(0, prior_std^2 I) of the given shape (n, ...)."""

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import torch
 
-from gentoolkit._checks import batch, call_score, positive_float, positive_int
+from gentoolkit._checks import batch, call_score, per_sample, positive_float, positive_int
 from gentoolkit.sde.ggf import GGFStats, ggf
 from gentoolkit.sde.ode import ode_sample
-from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE, _bt
+from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
 
 
 @dataclass
@@ -71,10 +71,10 @@ def _discretize(sde: SDE, x: torch.Tensor, t: float, h: float) -> tuple[torch.Te
     tv = _vec(t, x)
     if isinstance(sde, VESDE):
         sig, prev = sde.sigma(tv), sde.sigma(_vec(max(t - h, 0.0), x))
-        return torch.zeros_like(x), _bt(torch.sqrt(sig**2 - prev**2), x)
+        return torch.zeros_like(x), per_sample(torch.sqrt(sig**2 - prev**2), x)
     if type(sde) is VPSDE:
         bh = (sde.beta(tv) * h).clamp(max=0.999)
-        return (_bt(torch.sqrt(1 - bh), x) - 1) * x, _bt(torch.sqrt(bh), x)
+        return (per_sample(torch.sqrt(1 - bh), x) - 1) * x, per_sample(torch.sqrt(bh), x)
     f, g = sde.sde(x, tv)
     return f * h, g * math.sqrt(h)
 
@@ -95,10 +95,10 @@ def _ancestral_step(sde, score, x, t, h, generator):
         # SMLD's chain on the exact kernel stds s(t) = sqrt(sigma(t)^2 - sigma_min^2)
         sig = sde.mean_std(tv)[1]
         prev = sde.mean_std(_vec(t - h, x))[1] if t - h > 0 else torch.zeros_like(tv)
-        sig, prev = _bt(sig, x), _bt(prev, x)
+        sig, prev = per_sample(sig, x), per_sample(prev, x)
         mean = x + (sig**2 - prev**2) * score(x, t)
         return mean + torch.sqrt(prev**2 * (sig**2 - prev**2) / sig**2) * _noise(x, generator)
-    bh = _bt((sde.beta(tv) * h).clamp(max=0.999), x)
+    bh = per_sample((sde.beta(tv) * h).clamp(max=0.999), x)
     return (x + bh * score(x, t)) / torch.sqrt(1 - bh) + torch.sqrt(bh) * _noise(x, generator)
 
 
@@ -131,7 +131,7 @@ def tweedie(sde: SDE, score, x: torch.Tensor, t: float) -> torch.Tensor:
     """E[x(0) | x(t) = x] = (x + std(t)^2 score(x, t)) / m(t) for the kernel
     x(t) = m(t) x0 + std(t) z (m = 1 for VE; m(t_eps) is within 1e-3 of 1 for VP)."""
     m, s = sde.mean_std(_vec(t, x))
-    return (x + _bt(s, x) ** 2 * score(x, t)) / _bt(m, x)
+    return (x + per_sample(s, x) ** 2 * score(x, t)) / per_sample(m, x)
 
 
 @torch.no_grad()

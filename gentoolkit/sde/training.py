@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gentoolkit._checks import batch, call_score, positive_float
-from gentoolkit.sde.sdes import SDE, _bt
+from gentoolkit._checks import batch, call_score, per_sample, positive_float
+from gentoolkit.sde.sdes import SDE
 
 
 class ScaledScore(nn.Module):
@@ -32,7 +32,7 @@ class ScaledScore(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         m, s = self.sde.mean_std(t.to(x.dtype))
         c = torch.sqrt(m**2 * self.data_std**2 + s**2)
-        return self.net(x / _bt(c, x), t) / _bt(s, x)
+        return self.net(x / per_sample(c, x), t) / per_sample(s, x)
 
 
 def sde_dsm_loss(score_net, x: torch.Tensor, generator: torch.Generator | None = None, *, sde: SDE, t_eps=None):

@@ -1,21 +1,12 @@
-"""Plot helpers shared by the widgets: evaluation grids, the density backdrop, and quiver
-arrows as line traces."""
+"""Plot helpers shared by the widgets: the density backdrop and quiver arrows as line traces
+(the evaluation grid is :func:`gentoolkit.data.toy2d.grid`, shared with the static plots)."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
-
-def grid(bounds, n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
-    """An n x n grid over bounds = (xmin, xmax, ymin, ymax): axis vectors and (n*n, 2) points
-    (row-major in y, so values reshape to (n, n) for plotly's z[y][x])."""
-    xs = np.linspace(bounds[0], bounds[1], n)
-    ys = np.linspace(bounds[2], bounds[3], n)
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    pts = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1)).float()
-    return xs, ys, pts
+from gentoolkit.data.toy2d import grid
 
 
 def density_trace(**style) -> go.Contour:

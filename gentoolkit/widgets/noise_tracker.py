@@ -34,8 +34,8 @@ from plotly.subplots import make_subplots
 
 from gentoolkit.data import toy2d
 from gentoolkit.data.toy2d import Mixture2D
-from gentoolkit.score.annealed import als, als_noise_std, cas, cas_betas, dilate_sigmas, eds, geometric_sigmas
-from gentoolkit.score.metrics import effective_noise
+from gentoolkit.metrics.score import effective_noise
+from gentoolkit.sampling.annealed import als, als_noise_std, cas, cas_betas, dilate_sigmas, eds, geometric_sigmas
 from gentoolkit.widgets._common import score_fns
 from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget

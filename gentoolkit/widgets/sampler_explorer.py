@@ -26,38 +26,24 @@ from plotly.subplots import make_subplots
 from gentoolkit.data import toy2d
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
 from gentoolkit.metrics.modes import mode_stats
-from gentoolkit.sampling.classic import mala, metropolis_hastings, ula
+from gentoolkit.sampling import MCMC, run_mcmc
 from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
-SAMPLERS = ("MH", "ULA", "MALA")
+SAMPLERS = MCMC
 _SWEEP = np.geomspace(0.01, 3.0, 13)
 _MAX_LAG = 30
 
 
-def run_sampler(name: str, mix, x0: torch.Tensor, noise_std: float, n_steps: int, seed: int, keep_chain: bool = True):
-    """Run one of ``SAMPLERS`` on the exact ``mix`` with proposal noise std ``noise_std``
-    (MH's step; lambda = noise_std^2 / 2 for ULA and MALA). Returns a ``ChainResult``."""
-    g = torch.Generator().manual_seed(seed)
-    lam = noise_std**2 / 2
-    if name == "MH":
-        return metropolis_hastings(mix.log_prob, x0, noise_std, n_steps, generator=g, keep_chain=keep_chain)
-    if name == "ULA":
-        return ula(mix.score, x0, lam, n_steps, generator=g, keep_chain=keep_chain)
-    if name == "MALA":
-        return mala(mix.log_prob, x0, lam, n_steps, score_fn=mix.score, generator=g, keep_chain=keep_chain)
-    raise ValueError(f"unknown sampler={name!r}; expected one of {SAMPLERS}")
-
-
 class SamplerExplorer(Widget):
     """Args: dataset (a ``toy2d`` name), sampler (``"MH"``, ``"ULA"`` or ``"MALA"``),
-    step_size (the proposal noise std h), n_chains (chains run in parallel), seed."""
+    proposal_std (the proposal noise std h), n_chains (chains run in parallel), seed."""
 
     def __init__(
         self,
         dataset: str = "8gaussians",
         sampler: str = "MALA",
-        step_size: float = 0.3,
+        proposal_std: float = 0.3,
         *,
         n_chains: int = 300,
         seed: int = 0,
@@ -72,8 +58,14 @@ class SamplerExplorer(Widget):
         controls = {
             "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
             "sampler": W.ToggleButtons(options=list(SAMPLERS), value=sampler, description="sampler"),
-            "step_size": W.FloatLogSlider(
-                value=step_size, base=10, min=-2, max=0.5, step=0.05, description="proposal std", readout_format=".3g"
+            "proposal_std": W.FloatLogSlider(
+                value=proposal_std,
+                base=10,
+                min=-2,
+                max=0.5,
+                step=0.05,
+                description="proposal std",
+                readout_format=".3g",
             ),
             "n_steps": W.IntSlider(value=100, min=10, max=400, step=10, description="steps"),
         }
@@ -100,7 +92,10 @@ class SamplerExplorer(Widget):
         fig.update_yaxes(range=[-0.2, 1.05], row=1, col=3)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
         fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
-        super().__init__(controls, go.FigureWidget(fig), main="step_size")
+        super().__init__(controls, go.FigureWidget(fig), main="proposal_std")
+
+    def _gen(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed)
 
     def _x0(self, mix) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed + 7)
@@ -116,7 +111,7 @@ class SamplerExplorer(Widget):
             rates = [
                 1.0
                 if key[1] == "ULA"
-                else run_sampler(key[1], mix, x0, float(h), 40, self.seed, keep_chain=False).acceptance_rate
+                else run_mcmc(key[1], mix, x0, float(h), 40, generator=self._gen(), keep_chain=False).acceptance_rate
                 for h in _SWEEP
             ]
             self._sweeps[key] = (_SWEEP, np.array(rates))
@@ -124,9 +119,9 @@ class SamplerExplorer(Widget):
 
     def update(self) -> None:
         name, sampler = self.value("dataset"), self.value("sampler")
-        step, n_steps = self.value("step_size"), self.value("n_steps")
+        step, n_steps = self.value("proposal_std"), self.value("n_steps")
         mix = self._mixtures[name]
-        r = run_sampler(sampler, mix, self._x0(mix), step, n_steps, self.seed)
+        r = run_mcmc(sampler, mix, self._x0(mix), step, n_steps, generator=self._gen())
         chain = r.chain
         rate = 1.0 if r.acceptance_rate is None else r.acceptance_rate
         b = mix.bounds(margin=5)

@@ -22,9 +22,10 @@ import torch
 from plotly.subplots import make_subplots
 
 from gentoolkit.data import toy2d
-from gentoolkit.score.metrics import score_error
+from gentoolkit.data.toy2d import grid
+from gentoolkit.metrics.score import score_error
 from gentoolkit.widgets._common import score_fns
-from gentoolkit.widgets._plot import grid, log_density_grid, quiver
+from gentoolkit.widgets._plot import log_density_grid, quiver
 from gentoolkit.widgets.base import Widget
 
 _CONTOUR_RES = 80

@@ -30,7 +30,7 @@ import numbers
 
 import torch
 
-from gentoolkit._checks import batch, call_score, positive_float, positive_int, randn
+from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int) -> torch.Tensor:
@@ -88,7 +88,7 @@ def _check_x(x) -> torch.Tensor:
 
 
 def _score(score_fn, x: torch.Tensor, sigma: float) -> torch.Tensor:
-    return call_score(score_fn, x, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
+    return call_score(score_fn, x, full_like_batch(sigma, x))
 
 
 def _check_form(form: str) -> None:
@@ -103,7 +103,7 @@ def eds(score_fn, x: torch.Tensor, sigma) -> torch.Tensor:
         if sigma.shape[0] != x.shape[0]:
             raise ValueError(f"sigma must be a float or have shape ({x.shape[0]},), got {tuple(sigma.shape)}")
         sig = sigma.to(x)
-        return x + sig.reshape(-1, *([1] * (x.ndim - 1))) ** 2 * call_score(score_fn, x, sig)
+        return x + per_sample(sig, x) ** 2 * call_score(score_fn, x, sig)
     if not isinstance(sigma, numbers.Real | torch.Tensor):
         raise TypeError(f"sigma must be a float or a 1-D tensor, got {type(sigma).__name__}")
     sigma = positive_float("sigma", float(sigma))
