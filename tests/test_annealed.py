@@ -139,16 +139,73 @@ def test_denoise_returns_eds_of_the_last_sample_and_images_work():
 
 def test_samplers_reach_the_mixture_with_the_exact_score():
     mix = toy2d.get("8gaussians")
-    x0 = 5.0 * torch.randn(4000, 2, generator=g(10))
-    for out in (
-        als(mix.score, x0, SIGMAS, 2e-4, 20, generator=g(11)),
-        cas(mix.score, x0, dilate_sigmas(SIGMAS, 10), 2e-4, generator=g(11)),
+    x0 = 5.0 * torch.randn(4000, 2, generator=g(10), dtype=torch.float64)
+    eps = 2e-4
+    for name, out in (
+        ("ALS", als(mix.score, x0, SIGMAS, eps, 20, generator=g(11))),
+        ("CAS", cas(mix.score, x0, dilate_sigmas(SIGMAS, 10), eps, generator=g(11))),
     ):
         # every point ends near a mode, and the 8 modes are equally used
         d = torch.cdist(out.double(), mix.means)
-        assert (d.min(1).values < 4 * 0.25).float().mean() > 0.97
+        assert (d.min(1).values < 4 * 0.25).float().mean() > 0.97, name
         counts = torch.bincount(d.argmin(1), minlength=8).double()
-        assert (counts / 4000 - 1 / 8).abs().max() < 0.04
+        assert (counts / 4000 - 1 / 8).abs().max() < 0.04, name
+    # CAS's noise is exactly (1 - eta) sigma_L after the last level (Prop. 2), so without
+    # denoising each mode's spread is sqrt(std^2 + ((1 - eta) sigma_L)^2) (the modes are 6 stds
+    # apart, so mixing between them is negligible). Fails when CAS adds no noise (the samples
+    # then contract towards the means) or the wrong amount.
+    out = cas(mix.score, x0, dilate_sigmas(SIGMAS, 10), eps, denoise=False, generator=g(11))
+    resid = out - mix.means[torch.cdist(out, mix.means).argmin(1)]
+    v = (1 - eps / SIGMAS[-1].item() ** 2) * SIGMAS[-1].item()
+    expected = math.sqrt(0.25**2 + v**2)
+    assert abs(rms(resid) - expected) < 5 * expected / math.sqrt(2 * 4000 * 2), (rms(resid), expected)
+
+
+def _gaussian_moments(sigmas, eps, mu, s2, m0, v0, n_each=None):
+    """Exact per-coordinate mean and variance of ALS (``n_each`` steps per level) or CAS
+    (``n_each=None``) on N(mu, s2 I) data with the exact score -(x - mu) / (s2 + sigma^2): every
+    update is affine, x <- a x + (1 - a) mu + c z, a = 1 - alpha / (s2 + sigma^2), so
+    m <- a m + (1 - a) mu and v <- a^2 v + c^2, with c^2 = 2 alpha (ALS, Alg. 4) or
+    (beta_i sigma_{i+1})^2, beta_i^2 = 1 - (1 - eta)^2 / gamma_i^2 (CAS, Alg. 5, App. C.7)."""
+    s = sigmas.tolist()
+    eta = eps / s[-1] ** 2
+    m, v = m0, v0
+    for i, sigma in enumerate(s):
+        alpha = eta * sigma**2
+        a = 1 - alpha / (s2 + sigma**2)
+        if n_each is not None:
+            for _ in range(n_each):
+                m, v = a * m + (1 - a) * mu, a * a * v + 2 * alpha
+        else:
+            nxt = s[i + 1] if i + 1 < len(s) else 0.0
+            c2 = (1 - (1 - eta) ** 2 * sigma**2 / nxt**2) * nxt**2 if nxt else 0.0
+            m, v = a * m + (1 - a) * mu, a * a * v + c2
+    return m, v
+
+
+@pytest.mark.parametrize("sampler", ["als", "cas"])
+def test_moments_on_gaussian_data_follow_the_exact_affine_recursion(sampler):
+    # Unlike the point mass, the data have their own spread s (s2 = 0.16) and a mean away from 0,
+    # so the drift's pull (1 - a) and the noise both shape the result. A missing noise term, a
+    # beta with (1 - eta) unsquared, or a wrong alpha_i each move the variance by many standard
+    # errors. Tolerances: 5 standard errors (mean: sqrt(v / N); variance: v sqrt(2 / N), pooled
+    # over the D coordinates for the variance).
+    mu, s2, eps = torch.tensor([1.0, -2.0], dtype=torch.float64), 0.16, 5e-3  # eta = 0.5: CAS is valid
+    sig = geometric_sigmas(3.0, 0.1, 8)
+    x0 = sig[0].item() * torch.randn(N, D, generator=g(30), dtype=torch.float64)
+
+    def score(x, sigma):
+        return -(x - mu) / (s2 + sigma[:, None] ** 2)
+
+    if sampler == "als":
+        out = als(score, x0, sig, eps, 3, denoise=False, generator=g(31))
+        m, v = _gaussian_moments(sig, eps, mu, s2, 0.0, sig[0].item() ** 2, n_each=3)
+    else:
+        out = cas(score, x0, sig, eps, denoise=False, generator=g(31))
+        m, v = _gaussian_moments(sig, eps, mu, s2, 0.0, sig[0].item() ** 2)
+    assert ((out.mean(0) - m).abs() < 5 * math.sqrt(v / N)).all(), (out.mean(0), m)
+    var = (out - out.mean(0)).pow(2).mean().item()
+    assert abs(var - v) < 5 * v * math.sqrt(2 / (N * D)), (var, v)
 
 
 def test_effective_noise_recovers_the_noise_level():

@@ -16,13 +16,24 @@ def test_shapes_devices_and_per_sample_condition(device):
     torch.testing.assert_close(per[2], out[2])
 
 
-def test_sigma_parametrisation_divides_by_sigma():
-    net = ScoreMLP(hidden=16, depth=1, data_std=1.0)
-    x = torch.randn(4, 2)
-    s = torch.full((4,), 0.3)
-    x_in = x / torch.sqrt(1 + s[:, None] ** 2)
-    h = net.net(torch.cat([x_in, net.embed(s.log() / 4)], 1))
-    torch.testing.assert_close(net(x, s), h / 0.3)
+def test_sigma_parametrisation_scales_input_by_c_and_output_by_one_over_sigma():
+    # Property 1 (input preconditioning): two nets with the same weights but different data_std
+    # see the same network input when x is scaled by c(sigma) = sqrt(data_std^2 + sigma^2), so
+    # net_a(c_a x, sigma) = net_b(c_b x, sigma). Fails if the input is not divided by c.
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    a, b = ScoreMLP(hidden=16, depth=2, data_std=1.0, seed=3), ScoreMLP(hidden=16, depth=2, data_std=3.0, seed=3)
+    for sigma in (0.05, 0.7, 4.0):
+        s = torch.full((6,), sigma)
+        torch.testing.assert_close(a(x * (1 + sigma**2) ** 0.5, s), b(x * (9 + sigma**2) ** 0.5, s))
+    # Property 2 (output / sigma, 001 Sec. 8.3.1): with the condition's embedding held fixed,
+    # sigma * net(c(sigma) x, sigma) does not depend on sigma. Fails for a missing or wrong power
+    # of sigma in the output.
+    with torch.no_grad():
+        a.embed.freqs.zero_()  # the embedding is then [sin 0, cos 0] for every sigma
+    outs = [sigma * a(x * (1 + sigma**2) ** 0.5, torch.full((6,), sigma)) for sigma in (0.01, 0.3, 5.0)]
+    for o in outs[1:]:
+        torch.testing.assert_close(o, outs[0])
+    assert outs[0].abs().max() > 1e-3  # not trivially zero
 
 
 def test_same_seed_same_network_and_condition_matters():
