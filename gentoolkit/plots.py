@@ -1,6 +1,9 @@
 """Static matplotlib figures for the notebooks (the interactive ones live in ``widgets``; this
 module imports no widget code, so drawing a figure never loads ipywidgets or plotly).
-``grid(bounds, n)`` is :func:`gentoolkit.data.toy2d.grid`, re-exported for the notebooks."""
+``grid(bounds, n)`` is :func:`gentoolkit.data.toy2d.grid`, re-exported for the notebooks.
+
+Every function draws into ``ax`` (a new figure when None) and returns the axes, or returns the
+figure when it makes several panels."""
 
 from __future__ import annotations
 
@@ -11,7 +14,18 @@ import torch
 from gentoolkit.data import toy2d
 from gentoolkit.data.toy2d import grid
 
-__all__ = ["grid", "plot_datasets", "plot_loss", "plot_score_error", "plot_smoothing"]
+__all__ = [
+    "grid",
+    "plot_chains",
+    "plot_datasets",
+    "plot_density",
+    "plot_loss",
+    "plot_rejection",
+    "plot_samples_1d",
+    "plot_score_error",
+    "plot_smoothing",
+    "plot_step_sweep",
+]
 
 
 def plot_datasets(n: int = 2000, seed: int = 0, names=None):
@@ -76,3 +90,110 @@ def plot_score_error(curves: dict, ax=None, target: float | None = None):
     ax.set(xscale="log", xlabel="σ", ylabel="relative L2 error of the score (%)")
     ax.legend(fontsize=8)
     return ax
+
+
+def _axes(ax, figsize):
+    return plt.subplots(figsize=figsize)[1] if ax is None else ax
+
+
+def plot_samples_1d(samples, density, lo: float, hi: float, *, ax=None, bins: int = 60, title=None, label="samples"):
+    """A normalised histogram of 1D ``samples`` on [lo, hi] against the curve ``density(t)``
+    (``t`` a float64 tensor of 400 points): checks a sampler by eye (001, Sec. 2.2.1)."""
+    x = torch.as_tensor(samples).detach().cpu().double()
+    if x.ndim != 1:
+        raise ValueError(f"samples must be a 1-D tensor of n draws, got shape {tuple(x.shape)}")
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+    ax = _axes(ax, (4.5, 3))
+    t = torch.linspace(lo, hi, 400, dtype=torch.float64)
+    ax.hist(x.numpy(), bins=bins, range=(lo, hi), density=True, alpha=0.5, label=label)
+    ax.plot(t.numpy(), torch.as_tensor(density(t)).detach().double().numpy(), "k", label="density")
+    ax.set(xlabel="x", xlim=(lo, hi), title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_rejection(
+    log_target,
+    proposal_sample,
+    proposal_log_prob,
+    log_M: float,
+    accepted,
+    lo: float,
+    hi: float,
+    *,
+    n: int = 400,
+    seed=0,
+):
+    """Rejection sampling seen geometrically (001, Sec. 2.2.1.3). Left: ``n`` proposals x ~ q
+    drawn as the points (x, u M q(x)), u ~ U(0, 1), uniform under the envelope M q; those under
+    p are the accepted ones. Right: the ``accepted`` samples (e.g. ``rejection_sampling(...).x``)
+    against p. The arguments are those of :func:`gentoolkit.sampling.rejection_sampling`, for
+    1D densities (float64 tensors in and out)."""
+    g = torch.Generator().manual_seed(seed)
+    x = proposal_sample(n, g)
+    height = torch.rand(n, generator=g, dtype=torch.float64) * (log_M + proposal_log_prob(x)).exp()
+    keep = (height < log_target(x).exp()).numpy()
+    x, height = x.numpy(), height.numpy()
+    t = torch.linspace(lo, hi, 400, dtype=torch.float64)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    axes[0].plot(t.numpy(), (log_M + proposal_log_prob(t)).exp().numpy(), "k--", label="envelope $M q$")
+    axes[0].plot(t.numpy(), log_target(t).exp().numpy(), "k", label="target $p$")
+    axes[0].scatter(x[keep], height[keep], s=4, color="C0", label="accepted")
+    axes[0].scatter(x[~keep], height[~keep], s=4, color="C3", alpha=0.4, label="rejected")
+    axes[0].set(xlim=(lo, hi), xlabel="x")
+    axes[0].legend(fontsize=8)
+    plot_samples_1d(accepted, lambda t: log_target(t).exp(), lo, hi, ax=axes[1], label="accepted samples")
+    fig.tight_layout()
+    return fig
+
+
+def plot_density(mixture, *, ax=None, sigma: float = 0.0, res: int = 100, margin: float = 4.0, title=None):
+    """Filled contours of a 2D mixture's density p_sigma on its ``bounds(margin)``: the backdrop
+    of the chain and sample figures."""
+    ax = _axes(ax, (4, 4))
+    bounds = mixture.bounds(margin=margin)
+    xs, ys, pts = grid(bounds, res)
+    ax.contourf(xs, ys, mixture.prob(pts, sigma).reshape(res, res).numpy(), levels=15, cmap="Blues")
+    ax.set(xlim=bounds[:2], ylim=bounds[2:], aspect="equal", xticks=[], yticks=[], title=title)
+    return ax
+
+
+def plot_chains(mixture, chain, *, ax=None, n_paths: int = 3, final: bool = True, title=None):
+    """Markov chains on a 2D mixture's density (001, Sec. 2.2.2): the final states of all
+    chains (``final``) and the trajectories of the first ``n_paths``. ``chain`` has shape
+    (T, n_chains, 2), as ``ChainResult.chain``; pass ``result.x[None]`` for final states only."""
+    c = torch.as_tensor(chain).detach().cpu().numpy()
+    if c.ndim != 3 or c.shape[-1] != 2:
+        raise ValueError(f"chain must have shape (T, n_chains, 2), got {tuple(c.shape)}")
+    if not 0 <= n_paths <= c.shape[1]:
+        raise ValueError(f"n_paths must be between 0 and n_chains = {c.shape[1]}, got {n_paths}")
+    ax = plot_density(mixture, ax=ax, title=title)
+    if final:
+        ax.scatter(c[-1, :, 0], c[-1, :, 1], s=3, color="crimson", alpha=0.6)
+    for k in range(n_paths):  # a few trajectories, one line each
+        ax.plot(c[:, k, 0], c[:, k, 1], lw=0.7)
+    return ax
+
+
+def plot_step_sweep(noise_stds, acceptance: dict, jump: dict):
+    """Acceptance rate (left) and mean squared jump distance (right) against the proposal noise
+    std, one curve per sampler: ``acceptance = {name: rates}``, ``jump = {name: jumps}``, one
+    value per entry of ``noise_stds`` (001, Sec. 2.2.2.2-2.2.2.3: the step size trades
+    acceptance for distance moved)."""
+    n = len(noise_stds)
+    for name in acceptance:
+        if name not in jump or len(acceptance[name]) != n or len(jump[name]) != n:
+            raise ValueError(
+                f"acceptance[{name!r}] and jump[{name!r}] must both hold one value per noise std ({n}), got "
+                f"{len(acceptance[name])} and {len(jump.get(name, ()))}"
+            )
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for name in acceptance:
+        axes[0].plot(noise_stds, acceptance[name], "o-", label=name)
+        axes[1].plot(noise_stds, jump[name], "o-", label=name)
+    axes[0].set(xscale="log", xlabel="proposal noise std", ylabel="acceptance rate", ylim=(0, 1.05))
+    axes[1].set(xscale="log", yscale="log", xlabel="proposal noise std", ylabel="mean squared jump")
+    axes[0].legend()
+    fig.tight_layout()
+    return fig

@@ -9,8 +9,8 @@
 """
 
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
-from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
-from gentoolkit.metrics.modes import mode_stats
+from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
+from gentoolkit.metrics.modes import mode_stats, within_mode_variance
 from gentoolkit.metrics.score import effective_noise, score_error
 
 __all__ = [
@@ -18,7 +18,9 @@ __all__ = [
     "autocorrelation",
     "effective_noise",
     "mean_squared_jump",
+    "mode_hops",
     "mode_stats",
     "score_error",
     "sliced_wasserstein",
+    "within_mode_variance",
 ]

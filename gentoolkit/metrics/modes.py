@@ -41,3 +41,19 @@ def mode_stats(samples: torch.Tensor, mixture, *, n_std: float = 3.0, min_count:
         "kl": kl,
         "counts": counts,
     }
+
+
+@torch.no_grad()
+def within_mode_variance(samples: torch.Tensor, mixture) -> float:
+    """Mean squared distance of the samples from their nearest component mean, per coordinate:
+    mean over samples and coordinates of (x - mu_nearest)^2. For well-separated components
+    N(mu_k, s^2 I) it estimates s^2, so it measures how wide a sampler makes the modes, e.g.
+    the bias of the unadjusted Langevin algorithm, whose stationary variance on N(0, s^2) is
+    s^2 / (1 - lambda / (2 s^2)) (001, Sec. 2.2.2.3, Eq. 2.2), against the exact s^2 of MALA.
+
+    ``samples``: (n, 2) points (pass ``chain.reshape(-1, 2)`` to pool the states of chains);
+    ``mixture``: a :class:`gentoolkit.data.Mixture2D`."""
+    x = points("samples", samples, 2).double().cpu()
+    means = mixture.means.double().cpu()
+    nearest = torch.cdist(x, means).argmin(1)
+    return (x - means[nearest]).pow(2).mean().item()
