@@ -1,78 +1,274 @@
 """Check functions for the notebooks' exercises.
 
-Each ``check_*`` takes the student's answer, compares it with the closed form on random
-inputs and either prints a short confirmation or raises
-:class:`WrongAnswer` whose message explains the most likely mistake - recognised by
-comparing the answer with the usual wrong formulas - and how to fix it.
+Each ``check_*`` calls the student's function on a few fixed inputs, compares the results
+with the closed form and either prints ``Correct!`` or raises :class:`WrongAnswer`, whose
+message names the mistake and how to fix it. The mistake is recognised by evaluating the
+usual wrong formulas of that exercise on the same inputs; the inputs are chosen so that no
+two of those formulas agree on all of them (for instance sigma = 0.3, 1.7 and 2.5 in the DSM
+check, where sigma, sigma^2, 2 sigma^2 and sqrt(sigma) all differ, which sigma = 0.5 would
+not: there 2 sigma^2 = sigma).
+
+Nothing the student's code raises escapes a check. The function gets copies of the inputs
+(a change to them in place is detected and explained); an error in the code is reported
+with the inputs and the line; an undefined value (a square root of a negative number, a
+division by zero, nan) is matched against the wrong formulas that fail in the same places,
+or else explained with what it means for that exercise; a wrong signature, return type or
+shape is named. Answers in float32 are accepted: values match within ``RTOL`` relative plus
+``ATOL`` absolute.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
+import os
+import traceback
+
 import torch
+
+RTOL, ATOL = 1e-4, 1e-6  # float32 rounds at about 6e-8 relative; the closest two wrong formulas differ by 1e-3
 
 
 class WrongAnswer(AssertionError):
     """The answer is wrong; the message says how."""
 
 
-def _inputs(seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(64, 2, generator=g, dtype=torch.float64) * 2
-    mu = torch.randn(2, generator=g, dtype=torch.float64)
-    return g, x, mu
+# --- the shared diagnosis ------------------------------------------------------------------------------------------
 
 
-def _call(fn, name: str, *args) -> torch.Tensor:
+def _check(fn, signature: str, cases: list[tuple], answer, mistakes: dict, domain: str) -> None:
+    """Call ``fn(*case)`` for each case; print ``Correct!`` if it agrees with ``answer`` on all of
+    them, else raise :class:`WrongAnswer` with the hint of the ``mistakes`` formula (hint ->
+    function) it agrees with, or an explanation of what went wrong. ``domain`` says why the
+    answer is defined on every case (shown when the student's formula is not)."""
+    name, _, rest = signature.partition("(")
+    names = [p.split("=")[0].strip() for p in rest.rstrip(")").split(",")]
     if not callable(fn):
-        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {name}(...)`.")
+        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {signature}:`.")
+    _check_signature(fn, name, signature, cases)
+    runs = [_run(fn, name, names, case) for case in cases]
+    got = [value for value, _ in runs]
+    if _agree(got, [_formula(answer, case) for case in cases]):
+        print("Correct!")
+        return
+    for hint, wrong in mistakes.items():
+        if _agree(got, [_formula(wrong, case) for case in cases]):
+            raise WrongAnswer(hint)
+    failed = [(case, problem) for case, (_, problem) in zip(cases, runs) if problem]
+    if failed:
+        (case, problem), right = failed[0], _formula(answer, failed[0][0])
+        where = f", where the answer is {right.item():.6g}" if right.ndim == 0 else ""
+        also = f" (it fails on {len(failed)} of the {len(cases)} test inputs)" if len(failed) > 1 else ""
+        raise WrongAnswer(f"Your {name} {problem} for {_show(name, names, case)}{where}{also}. {domain}")
+    raise WrongAnswer(_not_quite(name, names, cases, got, [_formula(answer, case) for case in cases]))
+
+
+def _check_signature(fn, name: str, signature: str, cases) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: the calls will tell
+        return
+    for case in cases:
+        try:
+            sig.bind(*case)
+        except TypeError:
+            raise WrongAnswer(
+                f"{name} must take the arguments of `def {signature}` (with the same defaults); yours, "
+                f"{name}{sig}, cannot be called with {len(case)} arguments."
+            ) from None
+
+
+def _run(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, str | None]:
+    """The student's output on ``case`` as a float64 tensor (nan where undefined) and, if it is
+    undefined somewhere, what made it so. ``fn`` gets copies of the tensors, so a change in place
+    cannot hide and is reported."""
+    args = [a.clone() if isinstance(a, torch.Tensor) else a for a in case]
     try:
         out = fn(*args)
     except NotImplementedError:
         raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
-    if not isinstance(out, torch.Tensor):
-        raise WrongAnswer(f"{name} must return a torch.Tensor, got {type(out).__name__}.")
-    if out.shape != args[0].shape:
-        raise WrongAnswer(
-            f"{name} must return one 2D vector per point, shape {tuple(args[0].shape)}; got {tuple(out.shape)}."
-        )
-    return out.to(torch.float64)
+    except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
+        problem = _undefined(err)
+        if problem is None:
+            raise WrongAnswer(_crash(name, names, case, err)) from None
+        like = case[0]
+        return torch.full(like.shape if isinstance(like, torch.Tensor) else (), math.nan, dtype=torch.float64), problem
+    for arg, copy, original in zip(names, args, case):
+        if isinstance(copy, torch.Tensor) and not torch.equal(copy, original):
+            raise WrongAnswer(
+                f"Your {name} changed its input {arg} in place (as `{arg} -= ...`, `{arg} /= ...` or `{arg}.sub_(...)` "
+                f"do); compute a new tensor instead, e.g. `d = {arg} - ...`: the caller still needs {arg}."
+            )
+    return _as_value(out, name, case[0])
 
 
-def _diagnose(out: torch.Tensor, expected: torch.Tensor, wrong: dict[str, torch.Tensor], where: str) -> None:
-    if torch.allclose(out, expected, rtol=1e-4, atol=1e-6):
-        print("Correct!")
-        return
-    for hint, value in wrong.items():
-        if torch.allclose(out, value, rtol=1e-4, atol=1e-6):
-            raise WrongAnswer(hint)
-    i = int((out - expected).norm(dim=1).argmax())
-    raise WrongAnswer(
-        f"Not quite. {where}: at the {i}-th test point expected {expected[i].tolist()}, got "
-        f"{out[i].tolist()}. Re-derive the formula step by step."
+def _as_value(out, name: str, like) -> tuple[torch.Tensor, str | None]:
+    if out is None:
+        raise WrongAnswer(f"{name} returned None: did you forget the `return`?")
+    if isinstance(like, torch.Tensor):
+        if not isinstance(out, torch.Tensor):
+            raise WrongAnswer(
+                f"{name} must return a torch.Tensor of shape {tuple(like.shape)}, got {type(out).__name__}."
+            )
+        if out.shape != like.shape:
+            raise WrongAnswer(
+                f"{name} must return a tensor of the points' shape {tuple(like.shape)} (one 2D vector per point); "
+                f"got shape {tuple(out.shape)}."
+            )
+    elif isinstance(out, torch.Tensor):
+        if out.numel() != 1:
+            raise WrongAnswer(f"{name} must return one number, got a tensor of shape {tuple(out.shape)}.")
+        out = out.reshape(())
+    elif isinstance(out, bool) or not isinstance(out, numbers.Number):
+        raise WrongAnswer(f"{name} must return a number (a float), got {type(out).__name__} {out!r:.60}.")
+    if isinstance(out, complex) or (isinstance(out, torch.Tensor) and out.is_complex()):
+        nan = torch.full(out.shape if isinstance(out, torch.Tensor) else (), math.nan, dtype=torch.float64)
+        return nan, "returns a complex number (`** 0.5` of a negative number gives one)"
+    value = torch.as_tensor(out.detach().cpu() if isinstance(out, torch.Tensor) else out).to(torch.float64)
+    if value.isnan().any():
+        return value, "returns nan (the square root or log of a negative number, or 0 / 0)"
+    if value.isinf().any():
+        return value, "returns inf (a division by zero or an overflow)"
+    return value, None
+
+
+def _undefined(err: Exception) -> str | None:
+    """What an arithmetic error says about the formula, or None for an error in the code."""
+    if isinstance(err, ZeroDivisionError):
+        return "divides by zero"
+    if isinstance(err, OverflowError):
+        return "overflows (a number too large for a float, as exp of a large number)"
+    if isinstance(err, ValueError) and "math domain error" in str(err):
+        return "takes the square root or the log of a negative number (math domain error)"
+    return None
+
+
+def _crash(name: str, names: list[str], case: tuple, err: Exception) -> str:
+    torch_dir = os.path.dirname(torch.__file__)
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
+    frames = [f for f in frames if not f.filename.startswith(torch_dir)]
+    line = f", in the line `{frames[-1].line}`" if frames and frames[-1].line else ""
+    shapes = ", ".join(f"{n} has shape {tuple(a.shape)}" for n, a in zip(names, case) if isinstance(a, torch.Tensor))
+    if isinstance(err, TypeError) and "Tensor" in str(err) and not shapes:
+        advice = "The inputs are Python floats: use math.sqrt, math.exp and min, not torch functions."
+    else:
+        advice = {
+            IndexError: f"An index is out of range: {shapes or 'the inputs are floats, not sequences'}.",
+            NameError: "A name is not defined: a misspelt variable, or a cell above (the imports) not run yet.",
+            AttributeError: "That object has no such attribute: floats have no .sqrt() (use math.sqrt).",
+            RuntimeError: f"torch could not carry out an operation, often two shapes that do not broadcast: {shapes}.",
+        }.get(type(err), "Fix the error and run the check again.")
+    return f"Your {name} raised {type(err).__name__}: {err}, for {_show(name, names, case)}{line}. {advice}"
+
+
+def _formula(f, case: tuple) -> torch.Tensor:
+    """A reference formula on ``case`` as a float64 tensor, nan where it is undefined."""
+    try:
+        out = f(*case)
+    except (ArithmeticError, ValueError):
+        like = case[0]
+        return torch.full(like.shape if isinstance(like, torch.Tensor) else (), math.nan, dtype=torch.float64)
+    if isinstance(out, complex):
+        return torch.tensor(math.nan, dtype=torch.float64)
+    return torch.as_tensor(out).to(torch.float64)
+
+
+def _agree(got: list[torch.Tensor], ref: list[torch.Tensor]) -> bool:
+    """Equal within tolerance on every case, undefined in the same places, and defined somewhere
+    (two formulas that fail everywhere say nothing about each other)."""
+    close = all(torch.isclose(g, r, rtol=RTOL, atol=ATOL, equal_nan=True).all() for g, r in zip(got, ref))
+    return close and any(g.isfinite().any() for g in got)
+
+
+def _show(name: str, names: list[str], case: tuple) -> str:
+    args = (
+        f"{n} of shape {tuple(a.shape)}" if isinstance(a, torch.Tensor) else f"{n}={a:g}" for n, a in zip(names, case)
     )
+    return f"{name}({', '.join(args)})"
+
+
+def _not_quite(name: str, names: list[str], cases, got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
+    errors = [
+        ((g - w).abs() / (ATOL + RTOL * w.abs())).reshape(len(w) if w.ndim else 1, -1).amax(1)
+        for g, w in zip(got, want)
+    ]
+    k = max(range(len(cases)), key=lambda j: float(errors[j].max()))
+    g, w, case = got[k], want[k], cases[k]
+    if w.ndim:
+        i = int(errors[k].argmax())
+        point = [round(v, 4) for v in case[0][i].tolist()]
+        detail = f"at the point {names[0]}[{i}] = {point} expected {_round(w[i])}, got {_round(g[i])}"
+    else:
+        detail = f"expected {w.item():.6g}, got {g.item():.6g}"
+    return (
+        f"Not quite. For {_show(name, names, case)} {detail}. {_factor(got, want)}Re-derive the formula step by step."
+    )
+
+
+def _round(v: torch.Tensor) -> list[float]:
+    return [round(u, 4) for u in v.tolist()]
+
+
+def _factor(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
+    """A hint when the answer is the right one times a constant on every input."""
+    g, w = torch.cat([t.flatten() for t in got]), torch.cat([t.flatten() for t in want])
+    nonzero = w.abs() > ATOL
+    if not nonzero.any():
+        return ""
+    c = float((g[nonzero] / w[nonzero]).median())
+    if not torch.isclose(g, c * w, rtol=RTOL, atol=ATOL).all():
+        return ""
+    if math.isclose(c, -1.0, rel_tol=RTOL):
+        return "It has the opposite sign of the right answer at every input: check the sign. "
+    return f"It is {c:.4g} times the right answer at every input: a constant factor is off. "
+
+
+# --- the checks ----------------------------------------------------------------------------------------------------
+
+
+def _normal(seed: int, n: int = 32) -> torch.Tensor:
+    return torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def check_smoothed_gaussian_score(gaussian_score) -> None:
     """Exercise (notebook 01): ``gaussian_score(x, mu, s, sigma)`` must return the score of
     N(mu, s^2 I) convolved with N(0, sigma^2 I), i.e. -(x - mu) / (s^2 + sigma^2), for x of
     shape (n, 2), mu of shape (2,) and floats s, sigma."""
-    _, x, mu = _inputs(1)
-    s, sigma = 0.7, 0.4
-    out = _call(gaussian_score, "gaussian_score", x, mu, s, sigma)
-    d = x - mu
-    return _diagnose(
-        out,
-        -d / (s**2 + sigma**2),
+    mu = torch.tensor([0.8, -1.3], dtype=torch.float64)
+    cases = [(2 * _normal(seed), mu, s, sigma) for seed, (s, sigma) in enumerate([(0.7, 0.4), (1.6, 0.3), (0.35, 1.2)])]
+    _check(
+        gaussian_score,
+        "gaussian_score(x, mu, s, sigma)",
+        cases,
+        lambda x, mu, s, sigma: -(x - mu) / (s**2 + sigma**2),
         {
-            "The score points towards the mean, so it is -(x - mu) / variance: check the sign.": d / (s**2 + sigma**2),
-            "That is the score of the clean Gaussian. Smoothing with N(0, sigma^2 I) adds "
-            "sigma^2 to the variance: use s**2 + sigma**2.": -d / s**2,
-            "Standard deviations do not add; variances do: the smoothed variance is "
-            "s**2 + sigma**2, not (s + sigma)**2.": -d / (s + sigma) ** 2,
-            "Divide by the variance s**2 + sigma**2, not by the standard deviation "
-            "sqrt(s**2 + sigma**2): d/dx of -|x - mu|^2 / (2 v) is -(x - mu) / v.": -d / (s**2 + sigma**2) ** 0.5,
+            "Check the sign: the score points towards the mean, so it is -(x - mu) / variance.": (
+                lambda x, mu, s, sigma: (x - mu) / (s**2 + sigma**2)
+            ),
+            "That is the score of the clean Gaussian N(mu, s^2 I). Adding the noise sigma z adds sigma^2 to the "
+            "variance: divide by s**2 + sigma**2.": lambda x, mu, s, sigma: -(x - mu) / s**2,
+            "That is the score of the noise N(0, sigma^2 I) alone; the data's own spread s adds to it: the smoothed "
+            "variance is s**2 + sigma**2.": lambda x, mu, s, sigma: -(x - mu) / sigma**2,
+            "Standard deviations do not add; variances do: the smoothed variance is s**2 + sigma**2, not "
+            "(s + sigma)**2.": lambda x, mu, s, sigma: -(x - mu) / (s + sigma) ** 2,
+            "Divide by the variance s**2 + sigma**2, not by the standard deviation sqrt(s**2 + sigma**2): d/dx of "
+            "-|x - mu|^2 / (2 v) is -(x - mu) / v.": lambda x, mu, s, sigma: -(x - mu) / (s**2 + sigma**2) ** 0.5,
+            "Divide by a variance: (s + sigma) adds standard deviations and is not squared; the smoothed variance "
+            "is s**2 + sigma**2.": lambda x, mu, s, sigma: -(x - mu) / (s + sigma),
+            "Missing factor 2: d/dx of -|x - mu|^2 / (2 v) is -(x - mu) / v, the 2 of the square cancels the 1/2.": (
+                lambda x, mu, s, sigma: -(x - mu) / (2 * (s**2 + sigma**2))
+            ),
+            "Adding precisions 1/s^2 + 1/sigma^2 gives the score of the *product* of the two densities. Adding "
+            "independent noise *convolves* them, and then variances add: s**2 + sigma**2.": (
+                lambda x, mu, s, sigma: -(x - mu) * (1 / s**2 + 1 / sigma**2)
+            ),
+            "You left out the mean: the score is -(x - mu) / (s**2 + sigma**2), centred at mu, not at 0.": (
+                lambda x, mu, s, sigma: -x / (s**2 + sigma**2)
+            ),
+            "The distance to the mean is x - mu, not x + mu.": lambda x, mu, s, sigma: -(x + mu) / (s**2 + sigma**2),
         },
-        "gaussian_score(x, mu, s=0.7, sigma=0.4)",
+        "s and sigma are positive here, so the variance s**2 + sigma**2 is too.",
     )
 
 
@@ -80,45 +276,36 @@ def check_dsm_target(dsm_target) -> None:
     """Exercise (notebook 01): ``dsm_target(x_noisy, x_clean, sigma)`` must return the
     regression target of denoising score matching, grad log q_sigma(x_noisy | x_clean) =
     -(x_noisy - x_clean) / sigma^2 (001, Eq. 2.9 with q_sigma = N(x_clean, sigma^2 I))."""
-    g, x, _ = _inputs(2)
-    sigma = 0.5
-    xn = x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64)
-    out = _call(dsm_target, "dsm_target", xn, x, sigma)
-    d = xn - x
-    return _diagnose(
-        out,
-        -d / sigma**2,
+    cases = []
+    for seed, sigma in enumerate([0.3, 1.7, 2.5]):  # sigma, sigma^2, 2 sigma^2, sqrt(sigma) all differ
+        x = 2 * _normal(10 + seed)
+        cases.append((x + sigma * _normal(20 + seed), x, sigma))
+    _check(
+        dsm_target,
+        "dsm_target(x_noisy, x_clean, sigma)",
+        cases,
+        lambda xn, x, sigma: -(xn - x) / sigma**2,
         {
             "Check the sign: the target points from the noisy point back to the clean one, "
-            "-(x_noisy - x_clean) / sigma^2.": d / sigma**2,
-            "The kernel q_sigma has variance sigma^2, so divide by sigma**2, not sigma. "
-            "(-(x_noisy - x_clean) / sigma is the noise -z: Eq. 2.11 multiplies the "
-            "target by sigma.)": -d / sigma,
-            "That is the noise you added, not the score. The score of N(x_clean, sigma^2 I) "
-            "at x_noisy is -(x_noisy - x_clean) / sigma**2.": d,
+            "-(x_noisy - x_clean) / sigma**2.": lambda xn, x, sigma: (xn - x) / sigma**2,
+            "The kernel q_sigma has variance sigma^2, so divide by sigma**2, not sigma. (-(x_noisy - x_clean) / "
+            "sigma is the noise -z: Eq. 2.11 multiplies the target by sigma.)": lambda xn, x, sigma: -(xn - x) / sigma,
+            "Missing factor 2: the log-density is -|x_noisy - x_clean|^2 / (2 sigma^2), and the gradient of the "
+            "square brings a 2 that cancels the 1/2: divide by sigma**2, not 2 sigma**2.": (
+                lambda xn, x, sigma: -(xn - x) / (2 * sigma**2)
+            ),
+            "Divide by sigma**2: -(x_noisy - x_clean) alone is the score of a kernel of variance 1.": (
+                lambda xn, x, sigma: -(xn - x)
+            ),
+            "That is the noise you added (sigma z), not the score. The score of N(x_clean, sigma^2 I) at x_noisy "
+            "is -(x_noisy - x_clean) / sigma**2.": lambda xn, x, sigma: xn - x,
+            "That is the standard normal z = (x_noisy - x_clean) / sigma you drew; the score of the kernel is "
+            "-z / sigma = -(x_noisy - x_clean) / sigma**2.": lambda xn, x, sigma: (xn - x) / sigma,
+            "Divide by the variance sigma**2 instead of multiplying by it.": lambda xn, x, sigma: -(xn - x) * sigma**2,
+            "The kernel is centred at x_clean: subtract it, -(x_noisy - x_clean) / sigma**2 (without it you get "
+            "the score of N(0, sigma^2 I)).": lambda xn, x, sigma: -xn / sigma**2,
         },
-        "dsm_target(x_noisy, x_clean, sigma=0.5)",
-    )
-
-
-def _scalar_check(fn, name: str, cases, expected, wrong: dict, where: str) -> None:
-    """Call ``fn(*case)`` for each case and compare with ``expected(*case)``; recognise the
-    ``wrong`` formulas (hint -> function) and explain them."""
-    if not callable(fn):
-        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}.")
-    try:
-        got = torch.tensor([float(fn(*c)) for c in cases], dtype=torch.float64)
-    except NotImplementedError:
-        raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
-    except (TypeError, ValueError) as e:
-        raise WrongAnswer(f"{name} must return a number for inputs like {cases[0]}; it raised {e!r}.") from None
-    ref = torch.tensor([expected(*c) for c in cases], dtype=torch.float64)
-    ref_t, got_t = ref[:, None], got[:, None]
-    _diagnose(
-        got_t,
-        ref_t,
-        {hint: torch.tensor([w(*c) for c in cases], dtype=torch.float64)[:, None] for hint, w in wrong.items()},
-        where,
+        "sigma is positive here.",
     )
 
 
@@ -126,83 +313,125 @@ def check_mh_log_acceptance(mh_log_accept) -> None:
     """Exercise (notebook 02): ``mh_log_accept(log_p_current, log_p_proposal)`` must return the
     log of the random-walk Metropolis-Hastings acceptance probability,
     log min(1, p(x') / p(x)) = min(0, log p(x') - log p(x)) (001, Eq. 2.1, symmetric q)."""
-    import math
-
-    cases = [(-1.0, -3.0), (-2.0, -0.5), (0.3, 0.3), (-10.0, -4.0), (-4.0, -10.0)]
-    _scalar_check(
+    _check(
         mh_log_accept,
-        "mh_log_accept",
-        cases,
+        "mh_log_accept(log_p_current, log_p_proposal)",
+        [(-1.0, -3.0), (-2.0, -0.5), (0.3, 0.3), (-10.0, -4.0), (-4.0, -10.0), (1.5, -2.5)],
         lambda a, b: min(0.0, b - a),
         {
             "A probability is at most 1, so its log is at most 0: take min(0, ...).": lambda a, b: b - a,
-            "Check the order: the ratio is p(proposal) / p(current), so log p(x') - log p(x).": lambda a, b: min(
-                0.0, a - b
+            "Check the order: the ratio is p(proposal) / p(current), so log p(x') - log p(x).": (
+                lambda a, b: min(0.0, a - b)
             ),
-            "Return the log of the acceptance probability, not the probability itself.": lambda a, b: min(
-                1.0, math.exp(b - a)
+            "Return the log of the acceptance probability, not the probability itself.": (
+                lambda a, b: min(1.0, math.exp(b - a))
             ),
+            "Take the min, not the max: the acceptance probability min(1, p(x') / p(x)) is at most 1, so its log "
+            "is at most 0.": lambda a, b: max(0.0, b - a),
+            "You are in log space: the cap 1 of the probability becomes log 1 = 0, so min(0, ...), not "
+            "min(1, ...).": lambda a, b: min(1.0, b - a),
+            "In log space a ratio becomes a difference: log(p(x') / p(x)) = log p(x') - log p(x), not "
+            "log p(x') / log p(x).": lambda a, b: min(1.0, b / a),
+            "The log of a ratio is a difference, not a sum: log p(x') - log p(x).": lambda a, b: min(0.0, a + b),
         },
-        "mh_log_accept(log_p_current, log_p_proposal)",
+        "The inputs are already logs (any real numbers, negative ones too): log(p(x') / p(x)) = log p(x') - "
+        "log p(x) needs no further log or exp.",
     )
 
 
 def check_ula_stationary_variance(ula_variance) -> None:
     """Exercise (notebook 02): ``ula_variance(s2, lam)`` must return the stationary variance of
     ULA, x <- x + lam * (-x / s2) + sqrt(2 lam) z, on N(0, s2): s2 / (1 - lam / (2 s2))."""
-    cases = [(1.0, 0.1), (2.0, 0.5), (0.5, 0.2), (1.0, 0.8)]
-    _scalar_check(
+    _check(
         ula_variance,
-        "ula_variance",
-        cases,
+        "ula_variance(s2, lam)",
+        [(1.0, 0.1), (2.0, 0.5), (0.5, 0.2), (1.0, 0.8), (3.0, 1.2)],
         lambda s2, lam: s2 / (1 - lam / (2 * s2)),
         {
-            "ULA is biased: its stationary variance is not the target's s2. Solve "
-            "v = (1 - lam/s2)^2 v + 2 lam for v.": lambda s2, lam: s2,
-            "Close: in v = a^2 v + 2 lam, a = 1 - lam / s2, so v = 2 lam / (1 - a^2); "
-            "expand 1 - a^2 = 2 lam / s2 - lam^2 / s2^2 carefully.": lambda s2, lam: s2 / (1 - lam / s2),
-            "The variance grows with the step (the discretisation adds energy): check the sign "
-            "in the denominator.": lambda s2, lam: s2 / (1 + lam / (2 * s2)),
+            "ULA is biased: its stationary variance is not the target's s2. Solve v = (1 - lam/s2)^2 v + 2 lam "
+            "for v.": lambda s2, lam: s2,
+            "Close: in v = a^2 v + 2 lam, a = 1 - lam / s2, so v = 2 lam / (1 - a^2); expand 1 - a^2 = "
+            "2 lam / s2 - lam^2 / s2^2 carefully.": lambda s2, lam: s2 / (1 - lam / s2),
+            "Check the sign: 1 - (1 - a)^2 = 2a - a^2 (minus a^2). The variance grows with the step, the "
+            "discretisation adds energy.": lambda s2, lam: s2 / (1 + lam / (2 * s2)),
+            "Square the factor: the variance of (1 - lam/s2) x is (1 - lam/s2)^2 v, not (1 - lam/s2) v.": (
+                lambda s2, lam: 2 * s2
+            ),
+            "The noise sqrt(2 lam) z adds the variance 2 lam, not lam.": lambda s2, lam: s2 / (2 - lam / s2),
+            "The noise sqrt(2 lam) z adds its variance 2 lam, not its standard deviation sqrt(2 lam).": (
+                lambda s2, lam: math.sqrt(2 * lam) / (2 * lam / s2 - lam**2 / s2**2)
+            ),
+            "That is the standard deviation; return the variance v itself.": (
+                lambda s2, lam: math.sqrt(s2 / (1 - lam / (2 * s2)))
+            ),
+            "That is the first-order approximation s2 + lam / 2 for small steps; solve the fixed-point equation "
+            "exactly: v = s2 / (1 - lam / (2 s2)).": lambda s2, lam: s2 + lam / 2,
         },
-        "ula_variance(s2, lam)",
+        "Here lam < 2 s2 in every case, so 1 - lam / (2 s2) > 0 and the variance is finite and positive.",
     )
 
 
 def check_cas_beta(cas_beta) -> None:
     """Exercise (notebook 03): ``cas_beta(eta, gamma)`` must return CAS's noise factor
     beta = sqrt(1 - (1 - eta)^2 / gamma^2) (001, Alg. 5, App. C.7)."""
-    cases = [(0.2, 0.9), (0.5, 0.6), (0.1, 0.95), (0.6, 0.7)]
-    _scalar_check(
+    _check(
         cas_beta,
-        "cas_beta",
-        cases,
-        lambda e, g: (1 - (1 - e) ** 2 / g**2) ** 0.5,
+        "cas_beta(eta, gamma)",
+        [(0.2, 0.9), (0.5, 0.6), (0.1, 0.95), (0.6, 0.7), (0.3, 0.8)],
+        lambda e, g: math.sqrt(1 - (1 - e) ** 2 / g**2),
         {
             "That is beta squared: the noise factor is its square root.": lambda e, g: 1 - (1 - e) ** 2 / g**2,
-            "Square gamma too: the variance condition is sigma_i^2 (1 - eta)^2 + sigma_{i+1}^2 beta^2 "
-            "= sigma_{i+1}^2 with sigma_i = sigma_{i+1} / gamma.": lambda e, g: (1 - (1 - e) ** 2 / g) ** 0.5,
-            "The sample keeps a fraction (1 - eta) of its noise, not eta.": lambda e, g: (1 - e**2 / g**2) ** 0.5,
+            "Square gamma too: the variance condition is sigma_i^2 (1 - eta)^2 + sigma_{i+1}^2 beta^2 = "
+            "sigma_{i+1}^2 with sigma_i = sigma_{i+1} / gamma.": lambda e, g: math.sqrt(1 - (1 - e) ** 2 / g),
+            "Square (1 - eta) too: the noise sigma_i z becomes (1 - eta) sigma_i z, of variance (1 - eta)^2 "
+            "sigma_i^2.": lambda e, g: math.sqrt(1 - (1 - e) / g**2),
+            "Square both (1 - eta) and gamma: they scale standard deviations, and it is the variances that add.": (
+                lambda e, g: math.sqrt(1 - (1 - e) / g)
+            ),
+            "The sample keeps a fraction (1 - eta) of its noise, not eta.": lambda e, g: math.sqrt(1 - e**2 / g**2),
+            "gamma = sigma_{i+1} / sigma_i, so sigma_i^2 / sigma_{i+1}^2 = 1 / gamma^2: divide (1 - eta)^2 by "
+            "gamma^2 instead of multiplying.": lambda e, g: math.sqrt(1 - (1 - e) ** 2 * g**2),
+            "That is beta * gamma: after writing the condition sigma_i^2 (1 - eta)^2 + sigma_{i+1}^2 beta^2 = "
+            "sigma_{i+1}^2, divide it by sigma_{i+1}^2, not sigma_i^2.": lambda e, g: math.sqrt(g**2 - (1 - e) ** 2),
+            "That keeps the noise at sigma_i; CAS brings it down to sigma_{i+1} = gamma sigma_i, so gamma must "
+            "appear: beta^2 = 1 - (1 - eta)^2 / gamma^2.": lambda e, g: math.sqrt(1 - (1 - e) ** 2),
+            "sqrt(2 eta) is ALS's noise factor. CAS chooses beta so that the noise variance after the step is "
+            "exactly sigma_{i+1}^2.": lambda e, g: math.sqrt(2 * e),
         },
-        "cas_beta(eta, gamma)",
+        "Here gamma > 1 - eta in every case, so (1 - eta)^2 / gamma^2 < 1 and beta is real. A negative number "
+        "under your square root means the ratio is upside down or a square is missing: beta^2 = 1 - (1 - eta)^2 / "
+        "gamma^2.",
     )
 
 
 def check_als_limit(als_limit_std) -> None:
     """Exercise (notebook 03): ``als_limit_std(sigma, eta)`` must return the noise std that ALS
     converges to at a level sigma with the exact score: sigma sqrt(2 / (2 - eta)) (Prop. 1)."""
-    cases = [(1.0, 0.1), (0.5, 0.5), (2.0, 1.0), (0.1, 0.01)]
-    _scalar_check(
+    _check(
         als_limit_std,
-        "als_limit_std",
-        cases,
-        lambda s, e: s * (2 / (2 - e)) ** 0.5,
-        {
-            "That is what the schedule assumes, but Prop. 1 says ALS never reaches it: solve "
-            "v^2 = (1 - eta)^2 v^2 + 2 eta sigma^2.": lambda s, e: s,
-            "That is the variance; return the standard deviation.": lambda s, e: s**2 * 2 / (2 - e),
-            "Check the sign: 1 - (1 - eta)^2 = eta (2 - eta).": lambda s, e: s * (2 / (2 + e)) ** 0.5,
-        },
         "als_limit_std(sigma, eta)",
+        [(1.0, 0.1), (0.5, 0.5), (2.0, 1.0), (0.1, 0.01), (1.5, 1.6)],
+        lambda s, e: s * math.sqrt(2 / (2 - e)),
+        {
+            "That is what the schedule assumes, but Prop. 1 says ALS never reaches it: solve v^2 = (1 - eta)^2 v^2 "
+            "+ 2 eta sigma^2.": lambda s, e: s,
+            "That is the variance; return the standard deviation.": lambda s, e: s**2 * 2 / (2 - e),
+            "Check the sign: 1 - (1 - eta)^2 = eta (2 - eta).": lambda s, e: s * math.sqrt(2 / (2 + e)),
+            "Square (1 - eta): it multiplies the standard deviation, so the variance gets (1 - eta)^2.": (
+                lambda s, e: s * math.sqrt(2)
+            ),
+            "(1 - eta)^2 = 1 - 2 eta + eta^2, not 1 - eta^2: 1 - (1 - eta)^2 = eta (2 - eta).": (
+                lambda s, e: s * math.sqrt(2 / e)
+            ),
+            "The noise sqrt(2 eta) sigma z has variance 2 eta sigma^2: square sigma.": (
+                lambda s, e: math.sqrt(2 * s / (2 - e))
+            ),
+            "Take the square root of 2 / (2 - eta) too: v^2 = 2 sigma^2 / (2 - eta).": lambda s, e: s * 2 / (2 - e),
+            "That is the noise one step adds, sqrt(2 eta) sigma; the limit is the fixed point of the whole "
+            "recursion v^2 = (1 - eta)^2 v^2 + 2 eta sigma^2.": lambda s, e: s * math.sqrt(2 * e),
+        },
+        "eta may be anywhere in (0, 2), and the limit is finite for all of them (at eta = 1 the step forgets x "
+        "and keeps only the noise sqrt(2) sigma z): solve v^2 = (1 - eta)^2 v^2 + 2 eta sigma^2 for v.",
     )
 
 
@@ -210,36 +439,48 @@ def check_vp_marginal_std(vp_marginal_std) -> None:
     """Exercise (notebook 04): ``vp_marginal_std(t, beta_min, beta_max)`` must return the std of
     the VP perturbation kernel, sqrt(1 - exp(-B(t))) with B(t) = beta_min t + (beta_max - beta_min)
     t^2 / 2 (001, Eq. 2.16; Sec. 10.3.3)."""
-    import math
 
     def integral(t, b0, b1):
         return b0 * t + 0.5 * (b1 - b0) * t**2
 
-    cases = [(0.5, 0.1, 20.0), (0.1, 0.1, 20.0), (1.0, 0.1, 20.0), (0.3, 1.0, 5.0), (0.05, 0.5, 10.0)]
-    _scalar_check(
+    _check(
         vp_marginal_std,
-        "vp_marginal_std",
-        cases,
+        "vp_marginal_std(t, beta_min, beta_max)",
+        [(0.5, 0.1, 20.0), (0.1, 0.1, 20.0), (1.0, 0.1, 20.0), (0.3, 1.0, 5.0), (0.05, 0.5, 10.0)],
         lambda t, b0, b1: math.sqrt(1 - math.exp(-integral(t, b0, b1))),
         {
-            "That is the variance 1 - exp(-B(t)); return its square root, the standard deviation.": lambda t, b0, b1: (
-                1 - math.exp(-integral(t, b0, b1))
+            "That is the variance 1 - exp(-B(t)); return its square root, the standard deviation.": (
+                lambda t, b0, b1: 1 - math.exp(-integral(t, b0, b1))
             ),
             "That is the mean factor m(t) = exp(-B(t) / 2), the share of x(0) left in x(t); the std is "
             "sqrt(1 - exp(-B(t))).": lambda t, b0, b1: math.exp(-0.5 * integral(t, b0, b1)),
             "Integrate beta(u) = beta_min + u (beta_max - beta_min) from 0 to t: B(t) = beta_min t + "
-            "(beta_max - beta_min) t**2 / 2 (the t^2 term has a factor 1/2; beta(t) * t is not the "
-            "integral).": lambda t, b0, b1: math.sqrt(1 - math.exp(-(b0 * t + (b1 - b0) * t**2))),
-            "The variance is 1 - exp(-B(t)), not 1 - exp(-B(t) / 2): the halving belongs to the mean "
-            "factor exp(-B / 2), and the variance decays like its square.": lambda t, b0, b1: math.sqrt(
-                1 - math.exp(-0.5 * integral(t, b0, b1))
+            "(beta_max - beta_min) t**2 / 2 (the t^2 term has a factor 1/2; beta(t) * t is not the integral).": (
+                lambda t, b0, b1: math.sqrt(1 - math.exp(-(b0 * t + (b1 - b0) * t**2)))
             ),
-            "sqrt(B(t)) is the noise the SDE injects, int_0^t g^2 = B(t), ignoring that the drift "
-            "-beta x / 2 shrinks it as it goes: solve dv/dt = -beta v + beta, v(0) = 0.": lambda t, b0, b1: math.sqrt(
-                integral(t, b0, b1)
+            "The variance is 1 - exp(-B(t)), not 1 - exp(-B(t) / 2): the halving belongs to the mean factor "
+            "exp(-B / 2), and the variance decays like its square.": (
+                lambda t, b0, b1: math.sqrt(1 - math.exp(-0.5 * integral(t, b0, b1)))
             ),
+            "The variance is 1 - m(t)^2 with the mean factor m(t) = exp(-B(t) / 2), so 1 - exp(-B(t)), not "
+            "1 - exp(-2 B(t)).": lambda t, b0, b1: math.sqrt(1 - math.exp(-2 * integral(t, b0, b1))),
+            "sqrt(B(t)) is the noise the SDE injects, int_0^t g^2 = B(t), ignoring that the drift -beta x / 2 "
+            "shrinks it as it goes: solve dv/dt = -beta v + beta, v(0) = 0.": (
+                lambda t, b0, b1: math.sqrt(integral(t, b0, b1))
+            ),
+            "beta(t) rises from beta_min at t = 0 to beta_max at t = 1: you swapped beta_min and beta_max.": (
+                lambda t, b0, b1: math.sqrt(1 - math.exp(-integral(t, b1, b0)))
+            ),
+            "(beta_min + beta_max) / 2 is the mean of beta over [0, 1], not over [0, t]: B(t) = beta_min t + "
+            "(beta_max - beta_min) t**2 / 2.": lambda t, b0, b1: math.sqrt(1 - math.exp(-t * (b0 + b1) / 2)),
+            "You left out the beta_min t term of B(t) = beta_min t + (beta_max - beta_min) t**2 / 2.": (
+                lambda t, b0, b1: math.sqrt(1 - math.exp(-0.5 * (b1 - b0) * t**2))
+            ),
+            "That uses beta(t) itself; the kernel needs its integral B(t) = beta_min t + (beta_max - beta_min) "
+            "t**2 / 2.": lambda t, b0, b1: math.sqrt(1 - math.exp(-(b0 + t * (b1 - b0)))),
         },
-        "vp_marginal_std(t, beta_min, beta_max)",
+        "B(t) > 0 for t > 0, so 1 - exp(-B(t)) lies in (0, 1). A negative number under your square root usually "
+        "means exp(+B(t)) instead of exp(-B(t)).",
     )
 
 
@@ -247,51 +488,53 @@ def check_ggf_step_update(ggf_next_h) -> None:
     """Exercise (notebook 04): ``ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)`` must return
     the next step size of Gotta Go Fast, min(t_remaining, theta h err^(-r)) (001, Eq. 10.6, with
     h_max the time left)."""
-    import inspect
-
-    cases = [
-        (0.01, 0.5, 0.8),
-        (0.02, 2.0, 0.5),
-        (0.01, 0.1, 0.05),
-        (0.05, 1.0, 0.3),
-        (0.02, 4.0, 0.7, 0.8, 0.5),
-        (0.01, 0.25, 0.5, 0.5, 1.0),
-    ]
 
     def right(h, e, t, theta=0.9, r=0.9):
         return min(t, theta * h * e ** (-r))
 
-    if callable(ggf_next_h):
-        try:
-            inspect.signature(ggf_next_h).bind(0.01, 0.5, 0.8, 0.9, 0.9)
-        except TypeError:
-            raise WrongAnswer(
-                "ggf_next_h must also take theta and r, with defaults: "
-                "def ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)."
-            ) from None
-        except ValueError:  # no inspectable signature (a builtin): let the calls below decide
-            pass
-    _scalar_check(
+    _check(
         ggf_next_h,
-        "ggf_next_h",
-        cases,
+        "ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)",
+        [
+            (0.01, 0.5, 0.8),
+            (0.02, 2.0, 0.5),
+            (0.01, 0.1, 0.05),  # the cap binds
+            (0.05, 1.0, 0.3),
+            (0.02, 4.0, 0.7, 0.8, 0.5),
+            (0.01, 0.25, 0.5, 0.5, 1.0),
+        ],
         right,
         {
             "A step may not go past t_eps: cap it with min(t_remaining, ...), the h_max of Eq. 10.6.": (
                 lambda h, e, t, theta=0.9, r=0.9: theta * h * e ** (-r)
             ),
-            "Check the sign of the exponent: a small error (err < 1) must make the next step larger, "
-            "so use err ** (-r).": lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h * e**r),
-            "Multiply by the safety factor theta (< 1), which keeps the next attempt a little "
-            "smaller than the error estimate suggests.": lambda h, e, t, theta=0.9, r=0.9: min(t, h * e ** (-r)),
+            "Check the sign of the exponent: a small error (err < 1) must make the next step larger, so use "
+            "err ** (-r).": lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h * e**r),
+            "Multiply by the safety factor theta (< 1), which keeps the next attempt a little smaller than the "
+            "error estimate suggests.": lambda h, e, t, theta=0.9, r=0.9: min(t, h * e ** (-r)),
             "The step is capped by the time left: take the min, not the max.": (
                 lambda h, e, t, theta=0.9, r=0.9: max(t, theta * h * e ** (-r))
             ),
-            "Use the arguments theta and r: the test also calls ggf_next_h with theta and r other "
-            "than 0.9.": lambda h, e, t, theta=0.9, r=0.9: min(t, 0.9 * h * e ** (-0.9)),
+            "Use the arguments theta and r: the test also calls ggf_next_h with theta and r other than 0.9.": (
+                lambda h, e, t, theta=0.9, r=0.9: min(t, 0.9 * h * e ** (-0.9))
+            ),
             "The error enters as err ** (-r), not 1 / err (that is r = 1).": (
                 lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h / e)
             ),
+            "The exponent is -r itself, not -1 / r: r already plays the role of 1 / (p + 1).": (
+                lambda h, e, t, theta=0.9, r=0.9: min(t, theta * h * e ** (-1 / r))
+            ),
+            "The next step scales the last one: multiply by h, min(t_remaining, theta * h * err ** (-r)).": (
+                lambda h, e, t, theta=0.9, r=0.9: min(t, theta * e ** (-r))
+            ),
+            "Cap the step by the time left, t_remaining, not by the last step h (the step could never grow).": (
+                lambda h, e, t, theta=0.9, r=0.9: min(h, theta * h * e ** (-r))
+            ),
+            "theta and r are swapped: theta multiplies the step and r is the exponent of err.": (
+                lambda h, e, t, theta=0.9, r=0.9: min(t, r * h * e ** (-theta))
+            ),
+            "Only err is raised to the power -r; theta multiplies the result: theta * h * err ** (-r), not "
+            "h * (theta / err) ** r.": lambda h, e, t, theta=0.9, r=0.9: min(t, h * (theta / e) ** r),
         },
-        "ggf_next_h(h, err, t_remaining, theta=0.9, r=0.9)",
+        "h, err and t_remaining are positive in every case.",
     )
