@@ -60,7 +60,7 @@ def _check(fn, signature: str, cases: list[tuple], answer, mistakes: dict, domai
         (case, problem), right = failed[0], _formula(answer, failed[0][0])
         where = f", where the answer is {right.item():.6g}" if right.ndim == 0 else ""
         also = f" (it fails on {len(failed)} of the {len(cases)} test inputs)" if len(failed) > 1 else ""
-        raise WrongAnswer(f"Your {name} {problem} for {_show(name, names, case)}{where}{also}. {domain}")
+        raise WrongAnswer(f"Your formula {problem} for {_show(name, names, case)}{where}{also}. {domain}")
     raise WrongAnswer(_not_quite(name, names, cases, got, [_formula(answer, case) for case in cases]))
 
 
@@ -92,8 +92,7 @@ def _run(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, st
         problem = _undefined(err)
         if problem is None:
             raise WrongAnswer(_crash(name, names, case, err)) from None
-        like = case[0]
-        return torch.full(like.shape if isinstance(like, torch.Tensor) else (), math.nan, dtype=torch.float64), problem
+        return _nan_like(case[0]), problem
     for arg, copy, original in zip(names, args, case):
         if isinstance(copy, torch.Tensor) and not torch.equal(copy, original):
             raise WrongAnswer(
@@ -123,8 +122,7 @@ def _as_value(out, name: str, like) -> tuple[torch.Tensor, str | None]:
     elif isinstance(out, bool) or not isinstance(out, numbers.Number):
         raise WrongAnswer(f"{name} must return a number (a float), got {type(out).__name__} {out!r:.60}.")
     if isinstance(out, complex) or (isinstance(out, torch.Tensor) and out.is_complex()):
-        nan = torch.full(out.shape if isinstance(out, torch.Tensor) else (), math.nan, dtype=torch.float64)
-        return nan, "returns a complex number (`** 0.5` of a negative number gives one)"
+        return _nan_like(out), "returns a complex number (`** 0.5` of a negative number gives one)"
     value = torch.as_tensor(out.detach().cpu() if isinstance(out, torch.Tensor) else out).to(torch.float64)
     if value.isnan().any():
         return value, "returns nan (the square root or log of a negative number, or 0 / 0)"
@@ -140,7 +138,7 @@ def _undefined(err: Exception) -> str | None:
     if isinstance(err, OverflowError):
         return "overflows (a number too large for a float, as exp of a large number)"
     if isinstance(err, ValueError) and "math domain error" in str(err):
-        return "takes the square root or the log of a negative number (math domain error)"
+        return "takes the square root or the log of a negative number, or the log of 0 (math domain error)"
     return None
 
 
@@ -167,11 +165,12 @@ def _formula(f, case: tuple) -> torch.Tensor:
     try:
         out = f(*case)
     except (ArithmeticError, ValueError):
-        like = case[0]
-        return torch.full(like.shape if isinstance(like, torch.Tensor) else (), math.nan, dtype=torch.float64)
-    if isinstance(out, complex):
-        return torch.tensor(math.nan, dtype=torch.float64)
-    return torch.as_tensor(out).to(torch.float64)
+        return _nan_like(case[0])
+    return _nan_like(out) if isinstance(out, complex) else torch.as_tensor(out).to(torch.float64)
+
+
+def _nan_like(like) -> torch.Tensor:
+    return torch.full(like.shape if isinstance(like, torch.Tensor) else (), math.nan, dtype=torch.float64)
 
 
 def _agree(got: list[torch.Tensor], ref: list[torch.Tensor]) -> bool:
@@ -197,8 +196,7 @@ def _not_quite(name: str, names: list[str], cases, got: list[torch.Tensor], want
     g, w, case = got[k], want[k], cases[k]
     if w.ndim:
         i = int(errors[k].argmax())
-        point = [round(v, 4) for v in case[0][i].tolist()]
-        detail = f"at the point {names[0]}[{i}] = {point} expected {_round(w[i])}, got {_round(g[i])}"
+        detail = f"at the point {names[0]}[{i}] = {_round(case[0][i])} expected {_round(w[i])}, got {_round(g[i])}"
     else:
         detail = f"expected {w.item():.6g}, got {g.item():.6g}"
     return (
