@@ -259,3 +259,22 @@ def test_cas_eps_too_small_names_the_smallest_eps_that_works():
     cas_betas(SIGMAS, smallest * 1.0001)  # just above: fine
     betas = cas_betas(SIGMAS, smallest * 1.0001)
     assert betas[-1] == 0 and (betas[:-1] > 0).all()
+
+
+def test_long_runs_show_a_progress_bar_and_short_ones_do_not(capsys):
+    from gentoolkit.sampling import metropolis_hastings
+
+    x0 = torch.randn(8, 2, generator=g(40))
+    als(point_mass, x0, SIGMAS, 1e-4, 2, generator=g(41))  # 20 score calls: quiet
+    cas(point_mass, x0, SIGMAS, 2e-3, generator=g(41))
+    assert "ALS" not in capsys.readouterr().err
+    als(point_mass, x0, SIGMAS, 1e-4, 40, generator=g(41))  # 400 calls: a bar over the levels
+    assert "ALS" in capsys.readouterr().err
+    als(point_mass, x0, SIGMAS, 1e-4, 40, generator=g(41), progress=False)
+    cas(point_mass, x0, SIGMAS, 2e-3, generator=g(41), progress=True)
+    err = capsys.readouterr().err
+    assert "ALS" not in err and "CAS:" in err and "/10" in err
+    metropolis_hastings(lambda x: -x.pow(2).sum(1), x0, 0.5, 500, generator=g(42))
+    assert "MH" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        cas(point_mass, x0, SIGMAS, 2e-3, progress="yes")

@@ -31,6 +31,7 @@ import numbers
 import torch
 
 from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
+from gentoolkit._progress import progress_bar
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int) -> torch.Tensor:
@@ -122,6 +123,7 @@ def als(
     callback=None,
     generator: torch.Generator | None = None,
     form: str = "score",
+    progress: bool | None = None,
 ) -> torch.Tensor:
     """Annealed Langevin sampling, 001 Alg. 4 (see the module docstring).
 
@@ -135,6 +137,8 @@ def als(
         callback: ``callback(i, sigma_i, x)`` after the last update of level i.
         generator: source of the noise z (same generator state, same samples).
         form: ``"score"`` (Alg. 4) or ``"eds"`` (Prop. 3's interpolation form).
+        progress: a tqdm bar over the levels: None (default) when the run makes more than
+            a few hundred score calls, True always, False never.
     """
     x = _check_x(x)
     s = _check_sigmas(sigmas)
@@ -142,16 +146,18 @@ def als(
     n_steps_each = positive_int("n_steps_each", n_steps_each)
     _check_form(form)
     eta = eps / s[-1].item() ** 2
-    for i, sigma in enumerate(s.tolist()):
-        alpha = eta * sigma**2
-        for _ in range(n_steps_each):
-            z = randn(x.shape, generator, like=x)
-            if form == "score":
-                x = x + alpha * _score(score_fn, x, sigma) + math.sqrt(2 * alpha) * z
-            else:
-                x = (1 - eta) * x + eta * eds(score_fn, x, sigma) + math.sqrt(2 * eta) * sigma * z
-        if callback is not None:
-            callback(i, sigma, x)
+    with progress_bar(len(s), progress, len(s) * n_steps_each, "ALS", unit="level") as bar:
+        for i, sigma in enumerate(s.tolist()):
+            alpha = eta * sigma**2
+            for _ in range(n_steps_each):
+                z = randn(x.shape, generator, like=x)
+                if form == "score":
+                    x = x + alpha * _score(score_fn, x, sigma) + math.sqrt(2 * alpha) * z
+                else:
+                    x = (1 - eta) * x + eta * eds(score_fn, x, sigma) + math.sqrt(2 * eta) * sigma * z
+            if callback is not None:
+                callback(i, sigma, x)
+            bar.update()
     return eds(score_fn, x, s[-1].item()) if denoise else x
 
 
@@ -187,26 +193,29 @@ def cas(
     callback=None,
     generator: torch.Generator | None = None,
     form: str = "score",
+    progress: bool | None = None,
 ) -> torch.Tensor:
     """Consistent annealed sampling, 001 Alg. 5 for any decreasing schedule (see the module
-    docstring); arguments as :func:`als`. One update per level; to spend n_sigma updates per
-    training level, pass ``dilate_sigmas(sigmas, n_sigma)``."""
+    docstring); arguments as :func:`als` (``progress``: a bar over the levels). One update per
+    level; to spend n_sigma updates per training level, pass ``dilate_sigmas(sigmas, n_sigma)``."""
     x = _check_x(x)
     s = _check_sigmas(sigmas)
     beta = cas_betas(s, eps)
     _check_form(form)
     eta = eps / s[-1].item() ** 2
     nxt = torch.cat([s[1:], torch.zeros(1, dtype=s.dtype)]).tolist()
-    for i, sigma in enumerate(s.tolist()):
-        noise = beta[i].item() * nxt[i]
-        if form == "score":
-            x = x + eta * sigma**2 * _score(score_fn, x, sigma)
-        else:
-            x = (1 - eta) * x + eta * eds(score_fn, x, sigma)
-        if i < len(nxt) - 1:  # no noise after the last level (sigma_{L+1} = 0): no draw either
-            x = x + noise * randn(x.shape, generator, like=x)
-        if callback is not None:
-            callback(i, sigma, x)
+    with progress_bar(len(s), progress, len(s), "CAS", unit="level") as bar:
+        for i, sigma in enumerate(s.tolist()):
+            noise = beta[i].item() * nxt[i]
+            if form == "score":
+                x = x + eta * sigma**2 * _score(score_fn, x, sigma)
+            else:
+                x = (1 - eta) * x + eta * eds(score_fn, x, sigma)
+            if i < len(nxt) - 1:  # no noise after the last level (sigma_{L+1} = 0): no draw either
+                x = x + noise * randn(x.shape, generator, like=x)
+            if callback is not None:
+                callback(i, sigma, x)
+            bar.update()
     return eds(score_fn, x, s[-1].item()) if denoise else x
 
 

@@ -7,7 +7,8 @@ and every step updates all chains at once. ``step_size`` always means the Langev
 lambda of Eq. 2.2 (ULA, MALA), whose proposal x + lambda grad log p + sqrt(2 lambda) z has
 noise std sqrt(2 lambda); random-walk Metropolis-Hastings takes the noise std of its proposal
 x + proposal_std z directly (``proposal_std``). :func:`run_mcmc` runs any of the three at one
-proposal noise std, so that they compare at equal noise.
+proposal noise std, so that they compare at equal noise. The chains take ``progress``: a tqdm
+bar over the steps (None, the default: when there are more than a few hundred steps).
 
 - Inverse transform sampling (Sec. 2.2.1.2): x = F^{-1}(u), u ~ U(0, 1).
 - Rejection sampling (Sec. 2.2.1.3): accept x ~ q when u < p(x) / (M q(x)); for a normalised
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from gentoolkit._checks import batch, per_sample, positive_float, positive_int, randn, uniform
+from gentoolkit._progress import progress_bar
 
 
 @dataclass
@@ -165,16 +167,18 @@ def rejection_sampling(
 
 
 # --------------------------------------------------------------------------- Markov chains
-def _run_chain(step, x0: torch.Tensor, n_steps: int, keep_chain: bool, callback) -> tuple:
+def _run_chain(step, x0: torch.Tensor, n_steps: int, keep_chain: bool, callback, progress, name: str) -> tuple:
     x, chain, accepted = x0.clone(), [x0.clone()] if keep_chain else None, torch.zeros(x0.shape[0], device=x0.device)
-    for k in range(n_steps):  # over time steps; every step is batched over chains
-        x, acc = step(x)
-        if acc is not None:
-            accepted += acc
-        if keep_chain:
-            chain.append(x.clone())
-        if callback is not None:
-            callback(k, x)
+    with progress_bar(n_steps, progress, n_steps, name) as bar:
+        for k in range(n_steps):  # over time steps; every step is batched over chains
+            x, acc = step(x)
+            if acc is not None:
+                accepted += acc
+            if keep_chain:
+                chain.append(x.clone())
+            if callback is not None:
+                callback(k, x)
+            bar.update()
     return x, (torch.stack(chain) if keep_chain else None), accepted
 
 
@@ -187,6 +191,7 @@ def metropolis_hastings(
     generator: torch.Generator | None = None,
     keep_chain: bool = False,
     callback=None,
+    progress: bool | None = None,
 ) -> ChainResult:
     """Random-walk Metropolis-Hastings (001, Eq. 2.1 with the proposal of Sec. 2.2.2.2):
     x' = x + proposal_std * z, accepted with probability min(1, p(x') / p(x)) (the proposal is
@@ -203,7 +208,7 @@ def metropolis_hastings(
         state["lp"] = torch.where(accept, lp_prop, state["lp"])
         return torch.where(per_sample(accept, x), prop, x), accept.to(x.dtype)
 
-    x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback)
+    x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback, progress, "MH")
     return ChainResult(x, chain, (acc.sum() / (n_steps * x0.shape[0])).item(), acc / n_steps)
 
 
@@ -216,6 +221,7 @@ def ula(
     generator: torch.Generator | None = None,
     keep_chain: bool = False,
     callback=None,
+    progress: bool | None = None,
 ) -> ChainResult:
     """Unadjusted Langevin algorithm (001, Eq. 2.2): x <- x + lambda s(x) + sqrt(2 lambda) z,
     with ``score_fn(x)`` = grad log p(x) and lambda = ``step_size``. No accept/reject step."""
@@ -226,7 +232,7 @@ def ula(
     def step(x):
         return x + lam * _score(score_fn, x) + math.sqrt(2 * lam) * randn(x.shape, generator, like=x), None
 
-    x, chain, _ = _run_chain(step, x0, n_steps, keep_chain, callback)
+    x, chain, _ = _run_chain(step, x0, n_steps, keep_chain, callback, progress, "ULA")
     return ChainResult(x, chain, None, None)
 
 
@@ -240,6 +246,7 @@ def mala(
     generator: torch.Generator | None = None,
     keep_chain: bool = False,
     callback=None,
+    progress: bool | None = None,
 ) -> ChainResult:
     """Metropolis-adjusted Langevin (001, Sec. 2.2.2.3): propose x' = x + lambda s(x) +
     sqrt(2 lambda) z and accept with probability
@@ -263,7 +270,7 @@ def mala(
         state["s"] = torch.where(per_sample(accept, x), s_prop, state["s"])
         return torch.where(per_sample(accept, x), prop, x), accept.to(x.dtype)
 
-    x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback)
+    x, chain, acc = _run_chain(step, x0, n_steps, keep_chain, callback, progress, "MALA")
     return ChainResult(x, chain, (acc.sum() / (n_steps * x0.shape[0])).item(), acc / n_steps)
 
 
@@ -280,6 +287,7 @@ def run_mcmc(
     generator: torch.Generator | None = None,
     keep_chain: bool = True,
     callback=None,
+    progress: bool | None = None,
 ) -> ChainResult:
     """Run one of ``MCMC`` ("MH", "ULA", "MALA") on ``target`` (an object with ``log_prob(x)``
     and ``score(x)``, e.g. a :class:`gentoolkit.data.Mixture2D`) at proposal noise std
@@ -288,7 +296,7 @@ def run_mcmc(
     if name not in MCMC:
         raise ValueError(f"unknown sampler name={name!r}; expected one of {MCMC}")
     h = positive_float("proposal_std", proposal_std)
-    common = dict(generator=generator, keep_chain=keep_chain, callback=callback)
+    common = dict(generator=generator, keep_chain=keep_chain, callback=callback, progress=progress)
     if name == "MH":
         return metropolis_hastings(target.log_prob, x0, h, n_steps, **common)
     if name == "ULA":
