@@ -42,3 +42,16 @@ def resolve_device(device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for but no CUDA GPU is available; use 'cpu'")
     return dev
+
+
+def device_for(fn, device=None) -> torch.device:
+    """Where to evaluate ``fn``: ``device`` when given (see :func:`resolve_device`); else the
+    device of ``fn``'s parameters when it is a ``torch.nn.Module`` that has some (a network
+    trained on a GPU stays there); else :func:`default_device` (``cuda`` when available)."""
+    if device is not None:
+        return resolve_device(device)
+    if isinstance(fn, torch.nn.Module):
+        p = next(fn.parameters(), None)
+        if p is not None:
+            return p.device
+    return default_device()

@@ -216,8 +216,9 @@ def train_score(
 
 @dataclass
 class AdversarialResult:
-    """What :func:`train_adversarial_score` returns: per score-network step, the DSM term,
-    the score network's total loss (Eq. 8.5) and the discriminator's last loss (Eq. 8.4)."""
+    """What :func:`train_adversarial_score` returns: per score-network step, the DSM term and
+    the score network's total loss (Eq. 8.5) on the score step's batch, and the loss (Eq. 8.4)
+    of the discriminator's last step before it, on that step's own batch."""
 
     dsm: list[float] = field(default_factory=list)
     score: list[float] = field(default_factory=list)
@@ -284,26 +285,26 @@ def train_adversarial_score(
     bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc="adversarial DSM")
     for step in bar:
         _cosine(opt, lr, step, n_steps)
-        for _ in range(n_disc):
-            losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam)
-            _check_finite(losses["disc"], step, "discriminator", lr_disc)
+        for _ in range(n_disc):  # the critic's steps, each on a fresh batch
+            loss_d = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam, part="disc")["disc"]
+            _check_finite(loss_d, step, "discriminator", lr_disc)
             opt_d.zero_grad(set_to_none=True)
-            losses["disc"].backward()
+            loss_d.backward()
             opt_d.step()
-        losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam)
+        losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam, part="score")
         _check_finite(losses["score"], step, "adversarial score", lr)
         opt.zero_grad(set_to_none=True)
         losses["score"].backward()
         opt.step()
         res.dsm.append(losses["dsm"].item())
         res.score.append(losses["score"].item())
-        res.disc.append(losses["disc"].item())
+        res.disc.append(loss_d.item())  # the loss of the critic's last step, on its own batch
         if progress and (step % 50 == 0 or step == n_steps - 1):
             bar.set_postfix(dsm=f"{sum(res.dsm[-50:]) / len(res.dsm[-50:]):.4f}", disc=f"{res.disc[-1]:.3f}")
         if checkpoint is not None and (step + 1) % checkpoint_every == 0:
             save_checkpoint(checkpoint, snapshot(step + 1))
         if callback is not None:
-            callback(step, {k: v.item() for k, v in losses.items() if k != "eds"})
+            callback(step, {"dsm": res.dsm[-1], "score": res.score[-1], "disc": res.disc[-1]})
     bar.close()
     if checkpoint is not None:
         save_checkpoint(checkpoint, snapshot(n_steps))

@@ -87,6 +87,50 @@ def test_training_is_seeded_and_resumes_exactly(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_parts_compute_only_their_player_with_the_same_draws():
+    net, disc = ScoreMLP(hidden=16, depth=1), MLPDiscriminator(hidden=16, depth=1)
+    x = toy2d.get("ring").sample(32, g(7))
+    both = adversarial_dsm_losses(net, disc, x, SIGMAS, g(8))
+    d, s = (adversarial_dsm_losses(net, disc, x, SIGMAS, g(8), part=p) for p in ("disc", "score"))
+    assert set(d) == {"disc", "dsm", "eds"} and set(s) == {"score", "dsm", "eds"}
+    torch.testing.assert_close(d["disc"], both["disc"])
+    torch.testing.assert_close(s["score"], both["score"])
+    with pytest.raises(ValueError, match="part must be 'both', 'disc' or 'score', got 'critic'"):
+        adversarial_dsm_losses(net, disc, x, SIGMAS, part="critic")
+
+
+class CountingDisc(MLPDiscriminator):
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+def test_training_logs_the_critics_own_loss_and_wastes_no_forward_pass(monkeypatch):
+    # The logged critic loss is the loss of the discriminator's last step (on its own batch),
+    # not one recomputed on the score step's batch; and each step costs 2 critic passes per
+    # discriminator step (data and EDS) + 1 for the score step, no more.
+    import gentoolkit.train as train
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        out = adversarial_dsm_losses(*args, **kwargs)
+        if kwargs.get("part") == "disc":
+            seen.append(out["disc"].item())
+        return out
+
+    monkeypatch.setattr(train, "adversarial_dsm_losses", spy)
+    CountingDisc.calls = 0
+    net, disc = ScoreMLP(hidden=16, depth=1, seed=1), CountingDisc(hidden=16, depth=1, seed=2)
+    r = train_adversarial_score(
+        net, disc, toy2d.get("8gaussians"), SIGMAS, n_steps=6, n_disc=2, batch_size=32, progress=False, device="cpu"
+    )
+    assert r.disc == seen[1::2]  # the second (last) critic step of each of the 6 steps
+    assert CountingDisc.calls == 6 * (2 * 2 + 1)
+
+
 def test_training_reduces_the_dsm_term_and_checks_arguments():
     net, disc, r = _short()
     assert sum(r.dsm[-5:]) / 5 < sum(r.dsm[:5]) / 5

@@ -162,3 +162,24 @@ def test_score_error_is_zero_for_exact_and_known_for_scaled():
     torch.testing.assert_close(err, torch.tensor([0.2, 0.2], dtype=torch.float64), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="sigmas must be a non-empty list of levels > 0"):
         score_error(mix.score, mix, [0.0])
+
+
+def test_score_error_runs_where_the_network_is_and_defaults_to_cuda_when_available():
+    from gentoolkit.config import default_device, device_for
+    from gentoolkit.nets import ScoreMLP
+
+    net = ScoreMLP(hidden=8, depth=1)
+    assert device_for(net) == next(net.parameters()).device  # a network stays where it is
+    assert device_for(toy2d.get("moons").score) == default_device()  # a plain function: cuda if any
+    assert device_for(net, "cpu") == torch.device("cpu")
+    seen = []
+
+    def spy(x, s):
+        seen.append(x.device)
+        return net(x, s)
+
+    score_error(spy, toy2d.get("moons"), [0.3], n=16, seed=0, device="cpu")
+    assert seen == [torch.device("cpu")]
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):
+            score_error(net, toy2d.get("moons"), [0.3], device="cuda")

@@ -13,7 +13,10 @@ import yaml
 
 import gentoolkit
 
-tomllib = pytest.importorskip("tomllib")  # Python >= 3.11; the tests below only read files
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package (a dev extra there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -23,14 +26,25 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!\[ ;]", req.strip(), maxsplit=1)[0].lower()
 
 
+def _applies(req: str, python: str) -> bool:
+    """Whether a requirement's environment marker (e.g. ``; python_version < '3.11'``) holds
+    for that Python version."""
+    from packaging.requirements import Requirement
+
+    marker = Requirement(req).marker
+    return marker is None or marker.evaluate({"python_version": python})
+
+
 def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_environment_yml_has_the_same_packages_as_pyproject():
     project = _pyproject()["project"]
-    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))[7:]
+    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted = {_name(r) for r in reqs if _applies(r, python)}
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
     conda = {"torch" if n == "pytorch" else n for n in conda} - {"python", "pip"}
     assert conda == wanted
@@ -109,3 +123,24 @@ def test_make_nbval_fails_when_a_cell_fails(tmp_path):
     assert failed.returncode != 0 and "boom" in failed.stdout + failed.stderr
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert json.loads(bad.read_text())["cells"][1]["source"]  # nbval never rewrites the notebook
+
+
+def test_static_figures_import_no_widget_code():
+    # drawing a matplotlib figure must not load ipywidgets or plotly (about 2 s)
+    code = (
+        "import sys, gentoolkit.plots; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ipywidgets', 'plotly')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_no_module_imports_another_modules_private_names():
+    # one place for each helper: shared ones are public names (of gentoolkit._checks etc.)
+    import ast
+
+    for path in sorted((ROOT / "gentoolkit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gentoolkit"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.relative_to(ROOT)} imports {private} from {node.module}"

@@ -7,6 +7,7 @@ import math
 import torch
 
 from gentoolkit._checks import generator_for, positive_int
+from gentoolkit.config import device_for
 
 
 @torch.no_grad()
@@ -34,20 +35,21 @@ def score_error(
         sigmas: 1-D tensor or list of levels (> 0).
         n: samples per level.
         generator / seed: randomness of the evaluation points.
-        device: where ``score_fn`` runs (default: CPU).
+        device: where ``score_fn`` runs; None (default): the device of its parameters when
+            it is a network, else ``cuda`` when available (see ``config.device_for``).
     """
     n = positive_int("n", n)
     levels = torch.as_tensor(sigmas, dtype=torch.float64).flatten()
     if levels.numel() == 0 or bool((levels <= 0).any()):
         raise ValueError(f"sigmas must be a non-empty list of levels > 0, got {levels.tolist()}")
     g = generator_for(generator, seed)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = device_for(score_fn, device)
     out = []
     for s in levels.tolist():  # a handful of levels; each is one batched evaluation
         x = mixture.sample(n, g, sigma=s).to(dev)
         sig = torch.full((n,), s, device=dev)
         exact = mixture.score(x.double(), s)
-        est = score_fn(x, sig).double()
+        est = score_fn(x, sig).double()  # both on dev
         out.append(((est - exact).pow(2).sum() / exact.pow(2).sum()).sqrt().item())
     return torch.tensor(out, dtype=torch.float64)
 

@@ -25,14 +25,25 @@ from gentoolkit.score.losses import draw_sigmas
 
 
 def adversarial_dsm_losses(
-    score_net, disc, x: torch.Tensor, sigmas, generator: torch.Generator | None = None, *, lam: float = 1.0
+    score_net,
+    disc,
+    x: torch.Tensor,
+    sigmas,
+    generator: torch.Generator | None = None,
+    *,
+    lam: float = 1.0,
+    part: str = "both",
 ) -> dict[str, torch.Tensor]:
     """The losses of Eq. 8.4 and 8.5 on one minibatch, with shared draws of sigma and z.
 
     Returns ``{"disc": L_D, "score": L_s, "dsm": the DSM term, "eds": H_theta}``. ``L_D`` sees
     the EDS detached (it trains phi only); ``L_s`` backpropagates through D into theta
-    (step only theta's optimiser with it).
+    (step only theta's optimiser with it). ``part="disc"`` or ``"score"`` computes only that
+    player's loss (plus "dsm" and "eds"), saving the discriminator passes the other needs; the
+    draws are the same whichever part is asked for.
     """
+    if part not in ("both", "disc", "score"):
+        raise ValueError(f"part must be 'both', 'disc' or 'score', got {part!r}")
     x = batch("x", x)
     lam = positive_float("lam", lam, allow_zero=True)
     sigma = draw_sigmas(sigmas, x, generator)
@@ -42,6 +53,9 @@ def adversarial_dsm_losses(
     s = call_score(score_net, xt, sigma, "score_net")
     h = xt + sb**2 * s
     dsm = 0.5 * (sb * s + z).flatten(1).pow(2).sum(1).mean()
-    loss_d = (disc(x) - 1).pow(2).mean() + (disc(h.detach()) + 1).pow(2).mean()
-    loss_s = (disc(h) - 1).pow(2).mean() + lam * dsm
-    return {"disc": loss_d, "score": loss_s, "dsm": dsm, "eds": h}
+    out = {"dsm": dsm, "eds": h}
+    if part != "score":
+        out["disc"] = (disc(x) - 1).pow(2).mean() + (disc(h.detach()) + 1).pow(2).mean()
+    if part != "disc":
+        out["score"] = (disc(h) - 1).pow(2).mean() + lam * dsm
+    return out
