@@ -1,6 +1,12 @@
-"""Argument handling shared by the widgets."""
+"""Argument handling and checks shared by the widgets."""
 
 from __future__ import annotations
+
+import torch
+
+from gentoolkit.config import default_device, resolve_device
+
+BLOWUP = 1e3  # samples farther than this many times the data's extent have diverged
 
 
 def score_fns(score_fn, dataset: str, names: list[str]) -> dict:
@@ -17,3 +23,25 @@ def score_fns(score_fn, dataset: str, names: list[str]) -> dict:
         if name not in names or not callable(f):
             raise ValueError(f"score_fn keys must be dataset names {names} with callable values; got {name!r}")
     return dict(score_fn)
+
+
+def widget_device(device, nets) -> torch.device:
+    """Where a widget computes: ``device`` when given; for None, the device of the first score
+    network (an ``nn.Module`` among ``nets``) that has parameters, else
+    :func:`gentoolkit.config.default_device` (cuda when available)."""
+    if device is not None:
+        return resolve_device(device)
+    for f in nets:
+        if isinstance(f, torch.nn.Module):
+            p = next(f.parameters(), None)
+            if p is not None:
+                return p.device
+    return default_device()
+
+
+def diverged_step(states: torch.Tensor, extent: float):
+    """The first index along dim 0 of ``states`` (T, n, ...) whose samples are not all finite
+    or lie beyond ``BLOWUP * extent`` (a run that has blown up), or None."""
+    bad = ~torch.isfinite(states) | (states.abs() > BLOWUP * extent)
+    rows = bad.flatten(1).any(1)
+    return int(rows.nonzero()[0, 0]) if bool(rows.any()) else None
