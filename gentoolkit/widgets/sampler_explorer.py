@@ -1,18 +1,21 @@
 """Sampler explorer: random-walk Metropolis-Hastings, ULA and MALA (001, Sec. 2.2.2) on a 2D
-mixture with an exact log-density and score. Slide the step size and see acceptance and
-mixing trade off: small steps are almost always accepted but crawl; large steps jump far but
-are rejected (MH, MALA) or, without a correction (ULA), sample the wrong distribution.
+mixture with an exact log-density and score. Slide the proposal noise std h and see
+acceptance and mixing trade off: small h is almost always accepted but crawls; large h jumps
+far but is rejected (MH, MALA) or, without a correction (ULA), samples the wrong distribution
+and, past its stability limit, diverges.
 
-The slider is the *proposal noise std* h for every sampler, so the samplers compare at equal
-noise: MH proposes x + h z; ULA and MALA use the Langevin step lambda = h^2 / 2, whose
-proposal x + lambda grad log p + sqrt(2 lambda) z has noise std h.
+The slider is the *proposal noise std* h (``proposal_std``) for every sampler, so the samplers
+compare at equal noise (:func:`gentoolkit.sampling.run_mcmc`): MH proposes x + h z; ULA and
+MALA take the Langevin step lambda = h^2 / 2 (the package's ``step_size``), whose proposal
+x + lambda grad log p + sqrt(2 lambda) z has noise std h.
 
 Panels: the chains' final positions and three trajectories over the density; the
-acceptance rate against the step size (a sweep, with the current value marked); the
-autocorrelation of the first coordinate over the second half of the chains (mixing: the
-faster it decays, the more independent the samples). The readout gives the acceptance rate,
-the mean squared jump distance E|x_{k+1} - x_k|^2 (a standard mixing measure) and the
-number of mixture modes the chains cover.
+acceptance rate against h (a sweep, with the current h marked); the autocorrelation of the
+first coordinate over the second half of the chains (mixing: the faster it decays, the more
+independent the samples). The readout gives the acceptance rate, the mean squared jump
+distance E|x_{k+1} - x_k|^2 (a standard mixing measure) and the number of mixture modes the
+chains cover. A run that diverges (NaN/inf, or chains far beyond the data) draws no chains
+and says at which step it diverged and what to change.
 """
 
 from __future__ import annotations
@@ -27,17 +30,21 @@ from gentoolkit.data import toy2d
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump
 from gentoolkit.metrics.modes import mode_stats
 from gentoolkit.sampling import MCMC, run_mcmc
+from gentoolkit.widgets._common import BLOWUP, diverged_step, widget_device
 from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
 SAMPLERS = MCMC
+H_RANGE = (0.01, 10**0.5)  # the proposal std slider's range
 _SWEEP = np.geomspace(0.01, 3.0, 13)
 _MAX_LAG = 30
 
 
 class SamplerExplorer(Widget):
     """Args: dataset (a ``toy2d`` name), sampler (``"MH"``, ``"ULA"`` or ``"MALA"``),
-    proposal_std (the proposal noise std h), n_chains (chains run in parallel), seed."""
+    proposal_std (the proposal noise std h, in ``H_RANGE``; ULA and MALA use the Langevin
+    step lambda = h^2 / 2), n_chains (chains run in parallel), seed, device (where the chains
+    run; None: :func:`gentoolkit.config.default_device`; pictures are drawn from CPU copies)."""
 
     def __init__(
         self,
@@ -47,12 +54,16 @@ class SamplerExplorer(Widget):
         *,
         n_chains: int = 300,
         seed: int = 0,
+        device=None,
     ):
         if dataset not in toy2d.names():
             raise ValueError(f"unknown dataset={dataset!r}; expected one of {toy2d.names()}")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler={sampler!r}; expected one of {SAMPLERS}")
+        if not H_RANGE[0] <= proposal_std <= H_RANGE[1]:
+            raise ValueError(f"proposal_std={proposal_std!r} must lie in [{H_RANGE[0]}, {H_RANGE[1]:.4g}]")
         self.n_chains, self.seed = int(n_chains), int(seed)
+        self.device = widget_device(device, [])
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
         self._sweeps: dict = {}
         controls = {
@@ -61,10 +72,10 @@ class SamplerExplorer(Widget):
             "proposal_std": W.FloatLogSlider(
                 value=proposal_std,
                 base=10,
-                min=-2,
-                max=0.5,
+                min=np.log10(H_RANGE[0]),
+                max=np.log10(H_RANGE[1]),
                 step=0.05,
-                description="proposal std",
+                description="proposal std h",
                 readout_format=".3g",
             ),
             "n_steps": W.IntSlider(value=100, min=10, max=400, step=10, description="steps"),
@@ -72,7 +83,7 @@ class SamplerExplorer(Widget):
         fig = make_subplots(
             rows=1,
             cols=3,
-            subplot_titles=["chains", "acceptance rate vs proposal std", "autocorrelation (mixing)"],
+            subplot_titles=["chains", "acceptance rate vs proposal std h", "autocorrelation (mixing)"],
             horizontal_spacing=0.08,
         )
         fig.add_trace(density_trace(), 1, 1)
@@ -100,10 +111,10 @@ class SamplerExplorer(Widget):
     def _x0(self, mix) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed + 7)
         m = mix.mean().float()
-        return m + 2.0 * torch.randn(self.n_chains, 2, generator=g)
+        return (m + 2.0 * torch.randn(self.n_chains, 2, generator=g)).to(self.device)
 
     def sweep(self) -> tuple[np.ndarray, np.ndarray]:
-        """Acceptance rate at 13 step sizes (cached per dataset and sampler; ULA: all 1)."""
+        """Acceptance rate at 13 proposal stds h (cached per dataset and sampler; ULA: all 1)."""
         key = (self.value("dataset"), self.value("sampler"))
         if key not in self._sweeps:
             mix = self._mixtures[key[0]]
@@ -111,7 +122,9 @@ class SamplerExplorer(Widget):
             rates = [
                 1.0
                 if key[1] == "ULA"
-                else run_mcmc(key[1], mix, x0, float(h), 40, generator=self._gen(), keep_chain=False).acceptance_rate
+                else run_mcmc(
+                    key[1], mix, x0, float(h), 40, generator=self._gen(), keep_chain=False, progress=False
+                ).acceptance_rate
                 for h in _SWEEP
             ]
             self._sweeps[key] = (_SWEEP, np.array(rates))
@@ -119,32 +132,54 @@ class SamplerExplorer(Widget):
 
     def update(self) -> None:
         name, sampler = self.value("dataset"), self.value("sampler")
-        step, n_steps = self.value("proposal_std"), self.value("n_steps")
+        h, n_steps = self.value("proposal_std"), self.value("n_steps")
         mix = self._mixtures[name]
-        r = run_mcmc(sampler, mix, self._x0(mix), step, n_steps, generator=self._gen())
-        chain = r.chain
+        r = run_mcmc(sampler, mix, self._x0(mix), h, n_steps, generator=self._gen(), progress=False)
+        chain = r.chain.cpu()
         rate = 1.0 if r.acceptance_rate is None else r.acceptance_rate
         b = mix.bounds(margin=5)
+        bad = diverged_step(chain, max(abs(v) for v in b))
         xs, ys, logp = log_density_grid(mix, b, 60)
-        acf = autocorrelation(chain[n_steps // 2 :], _MAX_LAG)
-        jumps = mean_squared_jump(chain)
-        stats = mode_stats(r.x, mix)
         sx, sy = self.sweep()
         f = self.figure
         with f.batch_update():
             f.data[0].update(x=xs, y=ys, z=logp)
-            f.data[1].update(x=r.x[:, 0].numpy(), y=r.x[:, 1].numpy())
-            for k in range(3):
-                f.data[2 + k].update(x=chain[:, k, 0].numpy(), y=chain[:, k, 1].numpy())
+            if bad is None:
+                f.data[1].update(x=chain[-1, :, 0].numpy(), y=chain[-1, :, 1].numpy())
+                for k in range(3):
+                    f.data[2 + k].update(x=chain[:, k, 0].numpy(), y=chain[:, k, 1].numpy())
+                acf = autocorrelation(chain[n_steps // 2 :], _MAX_LAG)
+                f.data[7].update(x=np.arange(len(acf)), y=acf)
+            else:  # nothing of a diverged run is drawn
+                for k in (1, 2, 3, 4, 7):
+                    f.data[k].update(x=[], y=[])
             f.data[5].update(x=sx, y=sy)
-            f.data[6].update(x=[step], y=[rate])
-            f.data[7].update(x=np.arange(len(acf)), y=acf)
+            f.data[6].update(x=[h], y=[rate])
             f.layout.xaxis.range = b[:2]
             f.layout.yaxis.range = b[2:]
-        self.readout.value = (
-            f"<b>{sampler}</b>, proposal std {step:.3g}"
-            + (f" (λ = {step**2 / 2:.3g})" if sampler != "MH" else "")
-            + f": acceptance rate <b>{100 * rate:.1f}%</b> · "
-            f"mean squared jump <b>{jumps:.4f}</b> · modes covered <b>{stats['covered']}/{stats['modes']}</b> · "
+            f.layout.annotations[0].text = "chains" if bad is None else f"chains: diverged at step {bad}, not drawn"
+        self.readout.value = self._readout(sampler, mix, h, n_steps, rate, chain, bad)
+
+    @staticmethod
+    def _readout(sampler, mix, h, n_steps, rate, chain, bad) -> str:
+        text = f"<b>{sampler}</b>, proposal noise std h = {h:.3g}"
+        if sampler != "MH":
+            text += f" (Langevin step λ = h²/2 = {h**2 / 2:.3g})"
+        if bad is not None:
+            s = mix.stds.min().item()
+            why = ""
+            if sampler == "ULA":
+                why = f"; ULA is unstable once λ = h²/2 > 2s² (s = {s:.3g}, the components' std), i.e. h > {2 * s:.3g}"
+            return (
+                text + f": <b>diverged at step {bad} of {n_steps}</b> (the chains became NaN/inf or ran beyond "
+                f"{BLOWUP:.0f}× the data's extent){why}. Likely fix: a smaller proposal std h"
+                + (f" (below {2 * s:.3g})" if sampler == "ULA" else "")
+                + "."
+            )
+        stats = mode_stats(chain[-1], mix)
+        return (
+            text + f": acceptance rate <b>{100 * rate:.1f}%</b> · "
+            f"mean squared jump <b>{mean_squared_jump(chain):.4f}</b> · "
+            f"modes covered <b>{stats['covered']}/{stats['modes']}</b> · "
             f"high-quality samples {100 * stats['high_quality']:.0f}%"
         )

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from gentoolkit.data import toy2d
 from gentoolkit.data.toy2d import grid
 from gentoolkit.metrics.score import score_error
-from gentoolkit.widgets._common import score_fns
+from gentoolkit.widgets._common import score_fns, widget_device
 from gentoolkit.widgets._plot import log_density_grid, quiver
 from gentoolkit.widgets.base import Widget
 
@@ -39,11 +39,13 @@ class ScoreFieldViewer(Widget):
     score_fn: None (exact fields only), a callable ``(x, sigma) -> score`` trained on
         ``dataset``, or a dict ``{dataset name: callable}``.
     sigma_range: (min, max) of the sigma slider.
-    device: where the networks are evaluated (default: CPU).
+    device: where the networks are evaluated; None: the device of the network's parameters
+        (an ``nn.Module``), else :func:`gentoolkit.config.default_device`. The pictures are
+        drawn from CPU copies.
     """
 
     def __init__(
-        self, dataset: str = "8gaussians", sigma: float = 0.3, score_fn=None, *, sigma_range=(0.01, 3.0), device="cpu"
+        self, dataset: str = "8gaussians", sigma: float = 0.3, score_fn=None, *, sigma_range=(0.01, 3.0), device=None
     ):
         self.nets = score_fns(score_fn, dataset, toy2d.names())
         lo, hi = sigma_range
@@ -51,7 +53,7 @@ class ScoreFieldViewer(Widget):
             raise ValueError(f"sigma_range must be (min, max) with 0 < min < max, got {sigma_range}")
         if not lo <= sigma <= hi:
             raise ValueError(f"sigma={sigma} must lie in sigma_range {sigma_range}")
-        self.device = torch.device(device)
+        self.device = widget_device(device, self.nets.values())
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
         controls = {
             "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
@@ -135,8 +137,9 @@ class ScoreFieldViewer(Widget):
             f.data[0].update(x=xs, y=ys, z=logp)
             ex, ey = quiver(apts.numpy(), exact, spacing) if show in ("exact", "both") else ([], [])
             f.data[1].update(x=ex, y=ey)
-            if est is not None and show in ("network", "both"):
-                nx, ny = quiver(apts.numpy(), est, spacing)
+            finite = np.isfinite(est).all(1) if est is not None else None
+            if est is not None and show in ("network", "both") and finite.any():
+                nx, ny = quiver(apts.numpy()[finite], est[finite], spacing)  # no arrows where it is NaN/inf
             else:
                 nx, ny = [], []
             f.data[2].update(x=nx, y=ny)
@@ -169,4 +172,9 @@ class ScoreFieldViewer(Widget):
         if net is None:
             return text + (" (no network for this dataset)" if self.nets else "")
         err = score_error(net, mix, [sigma], n=_ERROR_POINTS, seed=0, device=self.device).item()
+        if not np.isfinite(err):
+            return text + (
+                "; <b>the network's score is NaN/inf</b> (at some points of p_σ; no arrows are drawn where it is): "
+                "its training diverged - retrain with a smaller learning rate"
+            )
         return text + f"; network's relative L2 error = <b>{100 * err:.1f}%</b>"
