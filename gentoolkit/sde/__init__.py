@@ -1,30 +1,57 @@
 """Score-based models as SDEs (report 000; thesis 001, Sec. 2.4.2, Eq. 2.15-2.18).
 
 ``VESDE``, ``VPSDE`` and ``SubVPSDE`` share one interface (``sde``, ``marginal_prob``,
-``prior_sampling``, ``reverse_drift``) so that solvers are written once against it, and every
-method broadcasts over any sample shape: 2D points and images share every line.
-``mixture_score`` gives the exact score of a ``toy2d`` mixture under any of them.
+``prior_sampling``, ``prior_logp``, ``reverse_drift``, and their discrete chains
+``discretize``, ``ancestral_step``, ``langevin_alpha``) so that solvers are written once
+against it, and every method broadcasts over any sample shape: 2D points and images share
+every line. Each solver is one function with one signature (:mod:`gentoolkit.sde.solvers`);
+``sample`` dispatches to them by name. ``mixture_score`` gives the exact score of a ``toy2d``
+mixture under any SDE.
 """
 
 from gentoolkit.sde.exact import em_gaussian_moments, gaussian_score, mixture_log_prob, mixture_score
-from gentoolkit.sde.ode import log_likelihood
+from gentoolkit.sde.gotta_go_fast import GGFStats, ggf_attempt
+from gentoolkit.sde.probability_flow import log_likelihood
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
-from gentoolkit.sde.solvers import METHODS, SampleResult, sample, tweedie
+from gentoolkit.sde.solvers import (
+    METHODS,
+    SOLVERS,
+    SampleResult,
+    ancestral,
+    euler_maruyama,
+    ggf,
+    langevin_corrector,
+    ode,
+    pc,
+    reverse_diffusion,
+    sample,
+    tweedie,
+)
 from gentoolkit.sde.training import ScaledScore, sde_dsm_loss
 
 __all__ = [
+    "GGFStats",
     "METHODS",
     "SDE",
+    "SOLVERS",
     "SampleResult",
     "ScaledScore",
     "SubVPSDE",
     "VESDE",
     "VPSDE",
+    "ancestral",
     "em_gaussian_moments",
+    "euler_maruyama",
     "gaussian_score",
+    "ggf",
+    "ggf_attempt",
+    "langevin_corrector",
     "log_likelihood",
     "mixture_log_prob",
     "mixture_score",
+    "ode",
+    "pc",
+    "reverse_diffusion",
     "sample",
     "sde_dsm_loss",
     "tweedie",

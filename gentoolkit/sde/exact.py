@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from gentoolkit._checks import per_sample
 from gentoolkit.data.toy2d import Mixture2D
 from gentoolkit.sde.sdes import SDE, check_times
 
@@ -35,8 +36,7 @@ def gaussian_score(sde: SDE, mu: float, s: float):
 
     def score_fn(x: torch.Tensor, t) -> torch.Tensor:
         m, sd = sde.mean_std(check_times(t, x))
-        view = (-1, *([1] * (x.ndim - 1)))
-        m, sd = m.reshape(view), sd.reshape(view)
+        m, sd = per_sample(m, x), per_sample(sd, x)
         return -(x - m * mu) / (m**2 * s**2 + sd**2)
 
     return score_fn

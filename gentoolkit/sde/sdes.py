@@ -2,10 +2,10 @@
 
 Notation: x(0) is clean data, x(t) the noised data; ``marginal_prob(x0, t)`` returns the mean
 and std of the Gaussian perturbation kernel p_0t(x(t) | x(0) = x0), so that
-x(t) = mean + std * z. ``t`` is a 1-D tensor of shape (n,), one time per sample, and is
-broadcast over any sample shape (n, ...). Anderson's reversal (001, Eq. 2.18): the reverse-time
-SDE has drift f - g^2 grad log p_t and the same diffusion; the probability-flow ODE (report
-000) has drift f - g^2 / 2 grad log p_t and no noise.
+x(t) = mean + std * z. ``t`` is a float or a 1-D tensor of shape (n,), one time per sample,
+and is broadcast over any sample shape (n, ...). Anderson's reversal (001, Eq. 2.18): the
+reverse-time SDE has drift f - g^2 grad log p_t and the same diffusion; the probability-flow
+ODE (report 000) has drift f - g^2 / 2 grad log p_t and no noise.
 
 - VE (001, Eq. 2.15; SMLD): sigma(t) = sigma_min (sigma_max / sigma_min)^t, f = 0,
   g(t) = sigma(t) sqrt(2 log(sigma_max / sigma_min)). Integrating g^2 from 0 gives the exact
@@ -16,6 +16,13 @@ SDE has drift f - g^2 grad log p_t and the same diffusion; the probability-flow 
   g = sqrt(beta); mean = x0 exp(-B(t) / 2), std = sqrt(1 - exp(-B(t))), B(t) = int_0^t beta.
 - sub-VP (Song et al. 2021): same drift, g = sqrt(beta(t) (1 - exp(-2 B(t)))); same mean,
   std = 1 - exp(-B(t)) (its variance is always below VP's).
+
+Each SDE also owns its discrete forward chain, as in Song et al.'s ``sde_lib.py``, so that the
+solvers (:mod:`gentoolkit.sde.solvers`) are written once against this interface:
+``discretize(x, t, h) -> (F, G)`` with x(t) = x(t - h) + F + G z (report 000, Sec. 3.1: SMLD's
+chain for VE, DDPM's for VP, an Euler-Maruyama step otherwise), ``ancestral_step`` (the
+chain's exact reverse, VE and VP only), ``langevin_alpha`` (the corrector's step factor) and
+``prior_logp`` (the log-density of the prior N(0, prior_std^2 I)).
 """
 
 from __future__ import annotations
@@ -24,14 +31,18 @@ import math
 
 import torch
 
-from gentoolkit._checks import per_sample, positive_float
+from gentoolkit._checks import full_like_batch, per_sample, positive_float
+from gentoolkit.config import resolve_device
+
+#: DDPM's beta(t) h is clamped to this, so that sqrt(1 - beta h) stays real on coarse grids
+MAX_BETA_STEP = 0.999
 
 
 def check_times(t, x: torch.Tensor) -> torch.Tensor:
     """``t`` (a float, or one time per sample of ``x``) as an (n,) tensor of x's dtype and
     device, checked to lie in [0, T] = [0, 1]."""
     if isinstance(t, (int, float)) and not isinstance(t, bool):
-        t = torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device)
+        t = full_like_batch(t, x)
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.shape[0] != x.shape[0]:
         got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
         raise ValueError(
@@ -43,12 +54,52 @@ def check_times(t, x: torch.Tensor) -> torch.Tensor:
     return t.to(x)
 
 
+def step_back(t, h: float, x: torch.Tensor) -> torch.Tensor:
+    """The earlier end t - h of a step, floored at 0, as :func:`check_times` returns it (for a
+    float t the difference is taken in float64 first, as on the solvers' grids)."""
+    h = positive_float("h", h, allow_zero=True)
+    if isinstance(t, torch.Tensor):
+        return (check_times(t, x) - h).clamp_min(0)
+    return check_times(max(t - h, 0.0), x)
+
+
+def check_grid(times, T: float = 1.0) -> torch.Tensor:
+    """A solver's time grid: a 1-D tensor from its first time down to its last, strictly
+    decreasing, in [0, T], at least two entries; returned in float64."""
+    ok = isinstance(times, torch.Tensor) and times.ndim == 1 and times.shape[0] >= 2
+    times = times.detach().to("cpu", torch.float64) if ok else times
+    if not ok or not (bool((times[1:] < times[:-1]).all()) and 0 <= times[-1].item() and times[0].item() <= T):
+        got = times.tolist() if isinstance(times, torch.Tensor) and times.numel() <= 6 else times
+        raise ValueError(
+            f"times must be a strictly decreasing 1-D tensor in [0, T] = [0, {T:g}] with at least two "
+            f"entries (e.g. torch.linspace(T, t_eps, n_steps + 1)), got {got!r}"
+        )
+    return times
+
+
+def adaptive_ends(sde, times, callback) -> tuple[float, float]:
+    """The first and last time of ``times`` for an adaptive solver (``ode``, ``ggf``), which
+    has no common steps to report: ``callback`` must be None."""
+    check_sde(sde)
+    if callback is not None:
+        raise ValueError("callback is called after each step of a fixed grid; the adaptive solvers take none")
+    times = check_grid(times, sde.T)
+    return times[0].item(), times[-1].item()
+
+
+def check_sde(sde) -> None:
+    if not isinstance(sde, SDE):
+        raise TypeError(f"sde must be a VESDE, VPSDE or SubVPSDE, got {type(sde).__name__}")
+
+
 class SDE:
     """The interface every SDE implements; solvers use only these methods."""
 
     T: float = 1.0
     #: a small positive time at which sampling stops (report 000: 1e-5 for VE, 1e-3 for VP)
     t_eps: float = 1e-3
+    #: whether ``discretize`` is a Markov chain with an exact ancestral reverse (SMLD, DDPM)
+    has_ancestral_chain: bool = False
 
     def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(a(t), g(t)) with f(x, t) = a(t) x: every SDE here has a linear drift."""
@@ -76,9 +127,17 @@ class SDE:
         return per_sample(m, x0) * x0, per_sample(s, x0)
 
     def prior_sampling(self, shape, generator: torch.Generator | None = None, *, device=None, dtype=torch.float32):
-        """Samples of the prior N(0, prior_std^2 I) of the given shape (n, ...)."""
-        z = torch.randn(tuple(shape), generator=generator, dtype=dtype, device=generator.device if generator else "cpu")
-        return (self.prior_std() * z).to(device or z.device)
+        """Samples of the prior N(0, prior_std^2 I) of the given shape (n, ...), drawn on the
+        generator's device (CPU without one) and moved to ``device`` (default: cuda when
+        available, else cpu; see :func:`gentoolkit.config.resolve_device`)."""
+        dev = generator.device if generator is not None else torch.device("cpu")
+        z = torch.randn(tuple(shape), generator=generator, dtype=dtype, device=dev)
+        return (self.prior_std() * z).to(resolve_device(device))
+
+    def prior_logp(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; 0, prior_std^2 I) per sample, shape (n,)."""
+        ps, d = self.prior_std(), z[0].numel()
+        return -0.5 * z.flatten(1).pow(2).sum(1) / ps**2 - d * (math.log(ps) + 0.5 * math.log(2 * math.pi))
 
     def reverse_drift(self, x: torch.Tensor, t, score: torch.Tensor, *, probability_flow: bool = False) -> torch.Tensor:
         """Drift of the reverse-time SDE, f - g^2 score (001, Eq. 2.18), or of the
@@ -86,11 +145,31 @@ class SDE:
         f, g = self.sde(x, t)
         return f - (0.5 if probability_flow else 1.0) * g**2 * score
 
+    # --- the discrete forward chain (report 000, Sec. 3.1) ----------------------------
+    def discretize(self, x: torch.Tensor, t, h: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F, G) of the forward step from t - h to t: x(t) = x(t - h) + F + G z, with F of
+        x's shape and G of shape (n, 1, ..., 1). Here an Euler-Maruyama step: F = f h,
+        G = g sqrt(h); VE and VP override it with their chains."""
+        f, g = self.sde(x, t)
+        h = positive_float("h", h, allow_zero=True)
+        return f * h, g * math.sqrt(h)
+
+    def ancestral_step(self, x: torch.Tensor, t, h: float, score: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """One step from t back to t - h of the reverse of the chain ``discretize``, given the
+        score at (x, t) and standard normal noise z. Only VE (SMLD) and VP (DDPM) have one."""
+        raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(self).__name__}")
+
+    def langevin_alpha(self, t: float, h: float) -> float:
+        """The factor alpha of the Langevin corrector's step 2 alpha (snr |z| / |s|)^2
+        (report 000, Sec. 3.2): 1, and 1 - beta h on DDPM's chain."""
+        return 1.0
+
 
 class VESDE(SDE):
     """Variance-exploding SDE (SMLD). Args: sigma_min, sigma_max (0 < sigma_min < sigma_max)."""
 
     t_eps = 1e-5
+    has_ancestral_chain = True
 
     def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
         self.sigma_min = positive_float("sigma_min", sigma_min)
@@ -109,14 +188,30 @@ class VESDE(SDE):
         return torch.zeros_like(t), self.sigma(t) * math.sqrt(2 * self._log_ratio)
 
     def mean_std(self, t):
-        return torch.ones_like(t), torch.sqrt(self.sigma(t) ** 2 - self.sigma_min**2)
+        # clamped: at t = 0, sigma(0)^2 - sigma_min^2 can round to -1 ulp in float32 (a NaN std)
+        return torch.ones_like(t), torch.sqrt((self.sigma(t) ** 2 - self.sigma_min**2).clamp_min(0))
 
     def prior_std(self) -> float:
         return math.sqrt(self.sigma_max**2 - self.sigma_min**2)
 
+    def discretize(self, x, t, h):
+        """SMLD's chain x(t) = x(t - h) + sqrt(sigma(t)^2 - sigma(t - h)^2) z: F = 0."""
+        sig, prev = self.sigma(check_times(t, x)), self.sigma(step_back(t, h, x))
+        return torch.zeros_like(x), per_sample(torch.sqrt(sig**2 - prev**2), x)
+
+    def ancestral_step(self, x, t, h, score, z):
+        """SMLD's ancestral step on the exact kernel stds s = sqrt(sigma^2 - sigma_min^2):
+        x + (s(t)^2 - s(t-h)^2) score + sqrt(s(t-h)^2 (s(t)^2 - s(t-h)^2) / s(t)^2) z."""
+        sig = per_sample(self.mean_std(check_times(t, x))[1], x)
+        prev = per_sample(self.mean_std(step_back(t, h, x))[1], x)
+        mean = x + (sig**2 - prev**2) * score
+        return mean + torch.sqrt(prev**2 * (sig**2 - prev**2) / sig**2) * z
+
 
 class VPSDE(SDE):
     """Variance-preserving SDE (DDPM). Args: beta_min, beta_max (0 < beta_min < beta_max)."""
+
+    has_ancestral_chain = True
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
         self.beta_min = positive_float("beta_min", beta_min)
@@ -145,9 +240,34 @@ class VPSDE(SDE):
     def prior_std(self) -> float:
         return 1.0
 
+    def beta_step(self, t: torch.Tensor, h: float) -> torch.Tensor:
+        """DDPM's beta_i = beta(t) h (in t's precision), clamped to ``MAX_BETA_STEP``; returned
+        in float64 so that the corrector's alpha is exact as well."""
+        h = positive_float("h", h, allow_zero=True)
+        return (self.beta(t) * h).double().clamp(max=MAX_BETA_STEP)
+
+    def discretize(self, x, t, h):
+        """DDPM's chain x(t) = sqrt(1 - beta h) x(t - h) + sqrt(beta h) z."""
+        bh = self.beta_step(check_times(t, x), h).to(x)
+        return (per_sample(torch.sqrt(1 - bh), x) - 1) * x, per_sample(torch.sqrt(bh), x)
+
+    def ancestral_step(self, x, t, h, score, z):
+        """DDPM's ancestral step (x + beta h score) / sqrt(1 - beta h) + sqrt(beta h) z."""
+        bh = per_sample(self.beta_step(check_times(t, x), h).to(x), x)
+        return (x + bh * score) / torch.sqrt(1 - bh) + torch.sqrt(bh) * z
+
+    def langevin_alpha(self, t, h):
+        return 1 - self.beta_step(torch.tensor(t), h).item()
+
 
 class SubVPSDE(VPSDE):
     """sub-VP SDE (Song et al. 2021): VP's drift with diffusion sqrt(beta (1 - e^{-2B}))."""
+
+    # no discrete chain of its own: an Euler-Maruyama step, alpha = 1, no ancestral sampling
+    has_ancestral_chain = False
+    discretize = SDE.discretize
+    ancestral_step = SDE.ancestral_step
+    langevin_alpha = SDE.langevin_alpha
 
     def coefficients(self, t):
         return -0.5 * self.beta(t), torch.sqrt(self.beta(t) * -torch.expm1(-2 * self.integral_beta(t)))

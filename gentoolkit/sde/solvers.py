@@ -1,24 +1,36 @@
 """Samplers for the reverse-time SDE, written once against the :class:`~gentoolkit.sde.SDE`
-interface (report 000, Sec. 3.2; Song et al. 2021). Each method integrates from t = T down
-to a small ``t_eps`` (defaults as in report 000: 1e-5 for VE, 1e-3 for VP) and can denoise the
-result with Tweedie's formula.
+interface (report 000, Sec. 3; Song et al. 2021). Every solver is one function with one
+signature, as k-diffusion's samplers share one:
 
-``score_fn(x, t)`` receives t as a 1-D tensor of shape (n,). NFE counts batched calls of
-``score_fn``. Methods (options):
+    solver(sde, score_fn, x, times, *, generator=None, callback=None, progress=None, **options)
 
-- ``"euler_maruyama"`` (n_steps): x <- x - [f - g^2 s] h + g sqrt(h) z, h = t_i - t_{i+1}.
-- ``"reverse_diffusion"`` (n_steps): the reverse of the forward discretisation
-  x_{i+1} = x_i + F_i + G_i z (VE: F = 0, G^2 = sigma(t)^2 - sigma(t - h)^2; VP: the DDPM
-  chain F = (sqrt(1 - beta h) - 1) x, G^2 = beta h; else F = f h, G = g sqrt(h)):
+- ``sde``: a :class:`VESDE`, :class:`VPSDE` or :class:`SubVPSDE`;
+- ``score_fn(x, t)``: the score at x (n, ...) and times t of shape (n,);
+- ``x``: the samples at ``times[0]`` (usually the prior at T); never modified;
+- ``times``: a strictly decreasing 1-D grid from ``times[0]`` down to ``times[-1]`` (t_eps);
+  the adaptive solvers ``ode`` and ``ggf`` use only its two ends;
+- ``generator``: all noise is drawn from it (same state, same samples);
+- ``callback(i, t, x)``: called after step i of a fixed grid, t = times[i + 1] (the adaptive
+  solvers have no common step and take none);
+- ``progress``: True, False or None (a bar when the run makes more than a few hundred score
+  calls, :mod:`gentoolkit.sde.progress`).
+
+Each returns the samples at ``times[-1]``; ``ggf`` returns them with its :class:`GGFStats`.
+
+- ``euler_maruyama``: x <- x - [f - g^2 s] h + g sqrt(h) z, h = t_i - t_{i+1} (001, Eq. 2.18).
+- ``reverse_diffusion``: the reverse of the forward chain x(t) = x(t - h) + F + G z
+  (``sde.discretize``: SMLD's for VE, DDPM's for VP, Euler-Maruyama's otherwise):
   x <- x - F + G^2 s + G z.
-- ``"ancestral"`` (n_steps): ancestral sampling of the discrete chain (VE: SMLD, VP: DDPM).
-- ``"pc"`` (n_steps, n_corrector, snr, predictor): before each predictor step,
-  ``n_corrector`` Langevin corrector steps with step size 2 alpha (snr |z| / |s|)^2, norms
-  averaged over the batch (alpha = 1 - beta h for VP, 1 otherwise), as in report 000.
-- ``"ode"`` (rtol, atol): the probability-flow ODE with adaptive RK45
-  (:mod:`gentoolkit.sde.ode`, which also gives log-likelihoods).
-- ``"ggf"`` (eps_rel, eps_abs, data_range, h_init, theta, r, norm, memory): Gotta Go Fast,
-  001 Alg. 6, with Brownian memory by default (:mod:`gentoolkit.sde.ggf`).
+- ``ancestral``: ancestral sampling of the chain (``sde.ancestral_step``: SMLD, DDPM).
+- ``pc`` (n_corrector, snr, predictor): before each predictor step, ``n_corrector`` steps of
+  :func:`langevin_corrector` (report 000, Sec. 3.2).
+- ``ode`` (rtol, atol): the probability-flow ODE with adaptive RK45
+  (:mod:`gentoolkit.sde.probability_flow`, which also gives log-likelihoods).
+- ``ggf`` (eps_rel, eps_abs, data_range, h_init, theta, r, norm, memory): Gotta Go Fast,
+  001 Alg. 6, with Brownian memory by default (:mod:`gentoolkit.sde.gotta_go_fast`).
+
+:func:`sample` draws the prior, runs one of them on the grid ``linspace(T, t_eps, n_steps + 1)``
+(or from T to t_eps) and can denoise the result with Tweedie's formula (:func:`tweedie`).
 """
 
 from __future__ import annotations
@@ -28,19 +40,21 @@ from dataclasses import dataclass
 
 import torch
 
-from gentoolkit._checks import batch, call_score, per_sample, positive_float, positive_int
-from gentoolkit.sde.ggf import GGFStats, ggf
-from gentoolkit.sde.ode import ode_sample
-from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
+from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
+from gentoolkit.config import resolve_device
+from gentoolkit.sde.gotta_go_fast import GGFStats, ggf
+from gentoolkit.sde.probability_flow import ode
+from gentoolkit.sde.progress import steps
+from gentoolkit.sde.sdes import SDE, check_grid, check_sde, check_times
 
 
 @dataclass
 class SampleResult:
     """``x``: the samples; ``nfe``: batched score evaluations; ``times``: the time grid used
-    (for "ggf": the start and end times); ``stats``: for "ggf", a :class:`GGFStats` with the
-    accepted and rejected step counts, evaluations per sample and the accepted step sizes.
-    ``nfe`` includes the final Tweedie call when ``denoise=True``; ``stats`` counts only the
-    solver's own evaluations."""
+    (for "ggf" and "ode": the start and end times); ``stats``: for "ggf", a :class:`GGFStats`
+    with the accepted and rejected step counts, evaluations per sample and the accepted step
+    sizes. ``nfe`` includes the final Tweedie call when ``denoise=True``; ``stats`` counts
+    only the solver's own evaluations."""
 
     x: torch.Tensor
     nfe: int
@@ -48,61 +62,124 @@ class SampleResult:
     stats: GGFStats | None = None
 
 
-class _Counter:
-    def __init__(self, score_fn):
-        self.score_fn, self.nfe = score_fn, 0
-
-    def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
-        self.nfe += 1
-        return call_score(self.score_fn, x, torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device), cond="t")
+def _score(score_fn, x: torch.Tensor, t: float) -> torch.Tensor:
+    return call_score(score_fn, x, full_like_batch(t, x), cond="t")
 
 
-def _noise(x: torch.Tensor, generator) -> torch.Tensor:
-    dev = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=dev).to(x.device)
+# --- one step from t to t - h of each fixed-grid predictor ------------------------------
+def _euler_maruyama_step(sde, score_fn, x, t, h, generator):
+    f, g = sde.sde(x, t)
+    return x - (f - g**2 * _score(score_fn, x, t)) * h + g * math.sqrt(h) * randn(x.shape, generator, like=x)
 
 
-def _vec(t: float, x: torch.Tensor) -> torch.Tensor:
-    return torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
+def _reverse_diffusion_step(sde, score_fn, x, t, h, generator):
+    F, G = sde.discretize(x, t, h)
+    return x - F + G**2 * _score(score_fn, x, t) + G * randn(x.shape, generator, like=x)
 
 
-def _discretize(sde: SDE, x: torch.Tensor, t: float, h: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(F, G) of the forward step from t - h to t: x_t = x_{t-h} + F + G z (see module doc)."""
-    tv = _vec(t, x)
-    if isinstance(sde, VESDE):
-        sig, prev = sde.sigma(tv), sde.sigma(_vec(max(t - h, 0.0), x))
-        return torch.zeros_like(x), per_sample(torch.sqrt(sig**2 - prev**2), x)
-    if type(sde) is VPSDE:
-        bh = (sde.beta(tv) * h).clamp(max=0.999)
-        return (per_sample(torch.sqrt(1 - bh), x) - 1) * x, per_sample(torch.sqrt(bh), x)
-    f, g = sde.sde(x, tv)
-    return f * h, g * math.sqrt(h)
+def _ancestral_step(sde, score_fn, x, t, h, generator):
+    return sde.ancestral_step(x, t, h, _score(score_fn, x, t), randn(x.shape, generator, like=x))
 
 
-def _em_step(sde, score, x, t, h, generator):
-    f, g = sde.sde(x, _vec(t, x))
-    return x - (f - g**2 * score(x, t)) * h + g * math.sqrt(h) * _noise(x, generator)
+PREDICTORS = {
+    "euler_maruyama": _euler_maruyama_step,
+    "reverse_diffusion": _reverse_diffusion_step,
+    "ancestral": _ancestral_step,
+}
 
 
-def _reverse_diffusion_step(sde, score, x, t, h, generator):
-    F, G = _discretize(sde, x, t, h)
-    return x - F + G**2 * score(x, t) + G * _noise(x, generator)
+def _predictor(name, sde: SDE):
+    if name not in PREDICTORS:
+        raise ValueError(f"predictor={name!r} is not known; expected one of {sorted(PREDICTORS)}")
+    if name == "ancestral" and not sde.has_ancestral_chain:
+        raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(sde).__name__}")
+    return PREDICTORS[name]
 
 
-def _ancestral_step(sde, score, x, t, h, generator):
-    tv = _vec(t, x)
-    if isinstance(sde, VESDE):
-        # SMLD's chain on the exact kernel stds s(t) = sqrt(sigma(t)^2 - sigma_min^2)
-        sig = sde.mean_std(tv)[1]
-        prev = sde.mean_std(_vec(t - h, x))[1] if t - h > 0 else torch.zeros_like(tv)
-        sig, prev = per_sample(sig, x), per_sample(prev, x)
-        mean = x + (sig**2 - prev**2) * score(x, t)
-        return mean + torch.sqrt(prev**2 * (sig**2 - prev**2) / sig**2) * _noise(x, generator)
-    bh = per_sample((sde.beta(tv) * h).clamp(max=0.999), x)
-    return (x + bh * score(x, t)) / torch.sqrt(1 - bh) + torch.sqrt(bh) * _noise(x, generator)
+def langevin_corrector(sde: SDE, score_fn, x, t: float, h: float, *, n_steps=1, snr=0.16, generator=None):
+    """``n_steps`` Langevin steps x <- x + e s + sqrt(2 e) z at the fixed time t, with step
+    e = 2 alpha (snr |z| / |s|)^2, the norms averaged over the batch and alpha =
+    ``sde.langevin_alpha(t, h)`` (report 000, Sec. 3.2; Song et al.'s ``LangevinCorrector``).
+    On a Gaussian p_t of variance v it settles at variance v / (1 - alpha snr^2)."""
+    n_steps, snr = positive_int("n_steps", n_steps), positive_float("snr", snr)
+    alpha = sde.langevin_alpha(t, h)
+    for _ in range(n_steps):
+        s = _score(score_fn, x, t)
+        z = randn(x.shape, generator, like=x)
+        s_norm = s.flatten(1).norm(dim=1).mean()
+        z_norm = z.flatten(1).norm(dim=1).mean()
+        step = 2 * alpha * (snr * z_norm / s_norm.clamp_min(1e-12)) ** 2
+        x = x + step * s + torch.sqrt(2 * step) * z
+    return x
 
 
-_PREDICTORS = {"euler_maruyama": _em_step, "reverse_diffusion": _reverse_diffusion_step, "ancestral": _ancestral_step}
+def _fixed_grid(sde, score_fn, x, times, step, generator, callback, progress, *, name, n_corrector=0, snr=0.16):
+    """The loop every fixed-grid solver shares: corrector steps (pc), then the predictor."""
+    check_sde(sde)
+    x, times = batch("x", x), check_grid(times, sde.T)
+    ts, hs, ends = times[:-1].tolist(), (times[:-1] - times[1:]).tolist(), times[1:].tolist()
+    for i in steps(len(hs), 1 + n_corrector, progress, name):
+        if n_corrector:
+            x = langevin_corrector(sde, score_fn, x, ts[i], hs[i], n_steps=n_corrector, snr=snr, generator=generator)
+        x = step(sde, score_fn, x, ts[i], hs[i], generator)
+        if callback is not None:
+            callback(i, ends[i], x)
+    return x
+
+
+@torch.no_grad()
+def euler_maruyama(sde, score_fn, x, times, *, generator=None, callback=None, progress=None):
+    """Euler-Maruyama on the reverse-time SDE; see the module docstring."""
+    return _fixed_grid(sde, score_fn, x, times, _euler_maruyama_step, generator, callback, progress, name="EM")
+
+
+@torch.no_grad()
+def reverse_diffusion(sde, score_fn, x, times, *, generator=None, callback=None, progress=None):
+    """The reverse of the SDE's forward chain ``sde.discretize``; see the module docstring."""
+    step = _reverse_diffusion_step
+    return _fixed_grid(sde, score_fn, x, times, step, generator, callback, progress, name="reverse diffusion")
+
+
+@torch.no_grad()
+def ancestral(sde, score_fn, x, times, *, generator=None, callback=None, progress=None):
+    """Ancestral sampling of SMLD's (VE) or DDPM's (VP) chain; see the module docstring."""
+    step = _predictor("ancestral", sde)
+    return _fixed_grid(sde, score_fn, x, times, step, generator, callback, progress, name="ancestral")
+
+
+@torch.no_grad()
+def pc(
+    sde,
+    score_fn,
+    x,
+    times,
+    *,
+    generator=None,
+    callback=None,
+    progress=None,
+    n_corrector=1,
+    snr=0.16,
+    predictor="reverse_diffusion",
+):
+    """Predictor-corrector: ``n_corrector`` Langevin corrector steps at t_i, then one step of
+    ``predictor`` ("reverse_diffusion", "euler_maruyama" or "ancestral") to t_{i+1}."""
+    n_corrector, snr = positive_int("n_corrector", n_corrector), positive_float("snr", snr)
+    step = _predictor(predictor, sde)
+    name = f"PC ({predictor})"
+    return _fixed_grid(
+        sde, score_fn, x, times, step, generator, callback, progress, name=name, n_corrector=n_corrector, snr=snr
+    )
+
+
+SOLVERS = {
+    "euler_maruyama": euler_maruyama,
+    "reverse_diffusion": reverse_diffusion,
+    "ancestral": ancestral,
+    "pc": pc,
+    "ode": ode,
+    "ggf": ggf,
+}
+#: the options :func:`sample` takes for each method (``n_steps``: the fixed grid's size)
 METHODS = {
     "euler_maruyama": {"n_steps"},
     "reverse_diffusion": {"n_steps"},
@@ -113,25 +190,48 @@ METHODS = {
 }
 
 
-def _langevin_corrector(sde, score, x, t, h, snr, n_corrector, generator):
-    alpha = 1.0
-    if type(sde) is VPSDE:
-        alpha = 1 - min(float(sde.beta(torch.tensor(t)) * h), 0.999)
-    for _ in range(n_corrector):
-        s = score(x, t)
-        z = _noise(x, generator)
-        s_norm = s.flatten(1).norm(dim=1).mean()
-        z_norm = z.flatten(1).norm(dim=1).mean()
-        step = 2 * alpha * (snr * z_norm / s_norm.clamp_min(1e-12)) ** 2
-        x = x + step * s + torch.sqrt(2 * step) * z
-    return x
-
-
-def tweedie(sde: SDE, score, x: torch.Tensor, t: float) -> torch.Tensor:
+def tweedie(sde: SDE, score_fn, x: torch.Tensor, t) -> torch.Tensor:
     """E[x(0) | x(t) = x] = (x + std(t)^2 score(x, t)) / m(t) for the kernel
-    x(t) = m(t) x0 + std(t) z (m = 1 for VE; m(t_eps) is within 1e-3 of 1 for VP)."""
-    m, s = sde.mean_std(_vec(t, x))
-    return (x + per_sample(s, x) ** 2 * score(x, t)) / per_sample(m, x)
+    x(t) = m(t) x0 + std(t) z (m = 1 for VE; m(t_eps) is within 1e-3 of 1 for VP);
+    ``score_fn(x, t)`` as everywhere, t a float or one time per sample."""
+    t = check_times(t, x)
+    m, s = sde.mean_std(t)
+    return (x + per_sample(s, x) ** 2 * call_score(score_fn, x, t, cond="t")) / per_sample(m, x)
+
+
+class _Counted:
+    """``score_fn`` that counts its calls (the NFE)."""
+
+    def __init__(self, score_fn):
+        self.score_fn, self.nfe = score_fn, 0
+
+    def __call__(self, x, t):
+        self.nfe += 1
+        return self.score_fn(x, t)
+
+
+def _end_time(sde: SDE, t_eps) -> float:
+    t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
+    if not t_eps < sde.T:
+        raise ValueError(f"t_eps must be < T = {sde.T}, got {t_eps}")
+    return t_eps
+
+
+def _grid(sde: SDE, method: str, t_eps: float, options: dict) -> torch.Tensor:
+    """The time grid from T to t_eps: its two ends for an adaptive method."""
+    if "n_steps" not in METHODS[method]:
+        return torch.tensor([sde.T, t_eps], dtype=torch.float64)
+    n_steps = positive_int("n_steps", options.pop("n_steps", 1000))
+    return torch.linspace(sde.T, t_eps, n_steps + 1, dtype=torch.float64)
+
+
+def _start(sde: SDE, shape, x_init, generator, device, dtype) -> torch.Tensor:
+    """A prior draw on ``device`` (default: cuda when available), or ``x_init`` (on its own
+    device unless ``device`` is given)."""
+    if x_init is None:
+        return sde.prior_sampling(shape, generator, device=device, dtype=dtype)
+    x = batch("x_init", x_init)
+    return x if device is None else x.to(resolve_device(device))
 
 
 @torch.no_grad()
@@ -148,6 +248,7 @@ def sample(
     t_eps: float | None = None,
     device=None,
     dtype=torch.float32,
+    progress: bool | None = None,
     **options,
 ) -> SampleResult:
     """Draw samples by integrating the reverse-time SDE from T to ``t_eps``.
@@ -156,63 +257,52 @@ def sample(
         sde: a :class:`VESDE`, :class:`VPSDE` or :class:`SubVPSDE`.
         score_fn: ``(x, t) -> score`` (t of shape (n,)).
         shape: (n, ...) of the samples.
-        method: one of ``METHODS`` (see the module docstring for their options).
+        method: one of ``METHODS`` (the solvers of the module docstring).
         generator: for the prior draw and all noise (same state, same samples).
-        callback: ``callback(i, t, x)`` after step i.
+        callback: ``callback(i, t, x)`` after step i of a fixed-grid method (not called by
+            "ode" and "ggf").
         x_init: start from these points instead of a prior draw.
         denoise: finish with Tweedie's formula at ``t_eps``.
         t_eps: the last time (default ``sde.t_eps``).
-        **options: ``n_steps`` (default 1000), and for ``"pc"``: ``n_corrector`` (1),
-            ``snr`` (0.16), ``predictor`` (``"reverse_diffusion"``).
+        device: where the prior is drawn to (default: cuda when available, else cpu); with
+            ``x_init``, default x_init's device.
+        progress: True, False or None (a bar when the run makes more than a few hundred
+            score calls).
+        **options: ``n_steps`` (default 1000) for the fixed grids, and the solver's own
+            options (``METHODS``; defaults in each solver's signature).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method={method!r}; expected one of {sorted(METHODS)}")
     unknown = sorted(set(options) - METHODS[method])
     if unknown:
         raise ValueError(f"method {method!r} takes options {sorted(METHODS[method])}, not {unknown}")
-    if not isinstance(sde, SDE):
-        raise TypeError(f"sde must be a VESDE, VPSDE or SubVPSDE, got {type(sde).__name__}")
-    n_steps = positive_int("n_steps", options.get("n_steps", 1000)) if method not in ("ode", "ggf") else 0
-    t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
-    if not t_eps < sde.T:
-        raise ValueError(f"t_eps must be < T = {sde.T}, got {t_eps}")
-    predictor = options.get("predictor", "reverse_diffusion" if method == "pc" else method)
-    if method not in ("ode", "ggf") and predictor not in _PREDICTORS:
-        raise ValueError(f"predictor={predictor!r} is not known; expected one of {sorted(_PREDICTORS)}")
-    if method not in ("ode", "ggf") and predictor == "ancestral" and type(sde) not in (VESDE, VPSDE):
-        raise ValueError(f"ancestral sampling is defined for VESDE and VPSDE, not {type(sde).__name__}")
-    if method == "pc":
-        n_corrector = positive_int("n_corrector", options.get("n_corrector", 1))
-        snr = positive_float("snr", options.get("snr", 0.16))
-    if x_init is None:
-        x = sde.prior_sampling(shape, generator, device=device, dtype=dtype)
-    else:
-        x = batch("x_init", x_init).to(device=device or x_init.device)
-    score = _Counter(score_fn)
-    if method in ("ode", "ggf"):
-        stats = None
-        if method == "ode":
-            x, score.nfe = ode_sample(
-                sde, score_fn, x, t_eps, rtol=options.get("rtol", 1e-5), atol=options.get("atol", 1e-5)
-            )
-        else:
-            x, stats = ggf(sde, score_fn, x, t_eps, generator=generator, **options)
-            score.nfe = stats.nfe
-        if denoise:
-            x = tweedie(sde, score, x, t_eps)
-        return SampleResult(x=x, nfe=score.nfe, times=torch.tensor([sde.T, t_eps], dtype=torch.float64), stats=stats)
-    times = torch.linspace(sde.T, t_eps, n_steps + 1, dtype=torch.float64)
-    step = _PREDICTORS[predictor]
-    for i in range(n_steps):
-        t, h = times[i].item(), (times[i] - times[i + 1]).item()
-        if method == "pc":
-            x = _langevin_corrector(sde, score, x, t, h, snr, n_corrector, generator)
-        x = step(sde, score, x, t, h, generator)
-        if callback is not None:
-            callback(i, times[i + 1].item(), x)
+    check_sde(sde)
+    t_eps, options = _end_time(sde, t_eps), dict(options)
+    times = _grid(sde, method, t_eps, options)
+    x = _start(sde, shape, x_init, generator, device, dtype)
+    score = _Counted(score_fn)
+    fixed = "n_steps" in METHODS[method]
+    out = SOLVERS[method](
+        sde, score, x, times, generator=generator, callback=callback if fixed else None, progress=progress, **options
+    )
+    x, stats = out if method == "ggf" else (out, None)
     if denoise:
         x = tweedie(sde, score, x, t_eps)
-    return SampleResult(x=x, nfe=score.nfe, times=times)
+    return SampleResult(x=x, nfe=score.nfe, times=times, stats=stats)
 
 
-__all__ = ["METHODS", "SampleResult", "SubVPSDE", "sample", "tweedie"]
+__all__ = [
+    "METHODS",
+    "PREDICTORS",
+    "SOLVERS",
+    "SampleResult",
+    "ancestral",
+    "euler_maruyama",
+    "langevin_corrector",
+    "ode",
+    "pc",
+    "reverse_diffusion",
+    "ggf",
+    "sample",
+    "tweedie",
+]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gentoolkit._checks import batch, call_score, per_sample, positive_float
+from gentoolkit._checks import batch, call_score, per_sample, positive_float, randn, uniform
 from gentoolkit.sde.sdes import SDE
 
 
@@ -41,9 +41,8 @@ def sde_dsm_loss(score_net, x: torch.Tensor, generator: torch.Generator | None =
     ``functools.partial(sde_dsm_loss, sde=...)``."""
     x = batch("x", x)
     t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
-    dev = generator.device if generator is not None else x.device
-    t = (t_eps + (sde.T - t_eps) * torch.rand(x.shape[0], generator=generator, device=dev, dtype=x.dtype)).to(x.device)
-    z = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+    t = t_eps + (sde.T - t_eps) * uniform((x.shape[0],), generator, like=x)
+    z = randn(x.shape, generator, like=x)
     mean, std = sde.marginal_prob(x, t)
     s = call_score(score_net, mean + std * z, t, "score_net", cond="t")
     return 0.5 * (std * s + z).flatten(1).pow(2).sum(1).mean()

@@ -12,36 +12,49 @@ sample; NFE is the solver's count of drift evaluations (each a batched score cal
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from gentoolkit._checks import batch, call_score, positive_float, positive_int
-from gentoolkit.sde.sdes import SDE
+from gentoolkit._checks import batch, call_score, full_like_batch, positive_float, positive_int, randn
+from gentoolkit.sde.progress import TimeBar
+from gentoolkit.sde.sdes import SDE, adaptive_ends, check_sde
 
 
 def _drift(sde: SDE, score_fn, x: torch.Tensor, t: float) -> torch.Tensor:
-    tv = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
+    tv = full_like_batch(t, x)
     return sde.reverse_drift(x, tv, call_score(score_fn, x, tv, cond="t"), probability_flow=True)
 
 
+def _rk45(fun, t_span, y0: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    sol = solve_ivp(fun, t_span, y0, rtol=rtol, atol=atol, method="RK45")
+    if not sol.success:
+        raise RuntimeError(f"the ODE solver failed: {sol.message}")
+    return sol.y[:, -1]
+
+
 @torch.no_grad()
-def ode_sample(sde: SDE, score_fn, x: torch.Tensor, t_eps: float, *, rtol: float = 1e-5, atol: float = 1e-5):
-    """Integrate the probability-flow ODE from T down to ``t_eps`` starting at ``x``.
-    Returns (x(t_eps), nfe)."""
+def ode(sde: SDE, score_fn, x, times, *, generator=None, callback=None, progress=None, rtol=1e-5, atol=1e-5):
+    """Integrate the probability-flow ODE from ``times[0]`` down to ``times[-1]`` starting at
+    ``x`` (the solvers' shared signature, :mod:`gentoolkit.sde.solvers`; deterministic, so
+    ``generator`` is not used)."""
     rtol, atol = positive_float("rtol", rtol), positive_float("atol", atol)
+    t_start, t_end = adaptive_ends(sde, times, callback)
+    x = batch("x", x)
     shape, dev, dtype = x.shape, x.device, x.dtype
+    bar, calls = TimeBar(t_start, t_end, progress, "probability-flow ODE"), [0]
 
     def fun(t, y):
+        calls[0] += 1
+        bar.update(float(t), calls[0])
         xt = torch.from_numpy(y).reshape(shape).to(device=dev, dtype=dtype)
         return _drift(sde, score_fn, xt, float(t)).double().cpu().numpy().ravel()
 
-    sol = solve_ivp(fun, (sde.T, t_eps), x.double().cpu().numpy().ravel(), rtol=rtol, atol=atol, method="RK45")
-    if not sol.success:
-        raise RuntimeError(f"the ODE solver failed: {sol.message}")
-    return torch.from_numpy(sol.y[:, -1]).reshape(shape).to(device=dev, dtype=dtype), int(sol.nfev)
+    try:
+        y = _rk45(fun, (t_start, t_end), x.double().cpu().numpy().ravel(), rtol, atol)
+    finally:
+        bar.close()
+    return torch.from_numpy(y).reshape(shape).to(device=dev, dtype=dtype)
 
 
 def _divergence(sde, score_fn, x: torch.Tensor, t: float, eps_noise: torch.Tensor | None):
@@ -72,29 +85,28 @@ def log_likelihood(
     exact_divergence: bool | None = None,
     n_probes: int = 1,
     generator: torch.Generator | None = None,
+    progress: bool | None = None,
 ) -> tuple[torch.Tensor, int]:
     """log p_{t_eps}(x) per sample through the probability-flow ODE, and the NFE.
 
     The divergence is exact (``exact_divergence=True``, default for dimension <= 16, e.g. 2D)
     or Hutchinson's unbiased estimate with ``n_probes`` Gaussian probes held fixed along the
-    trajectory (default in higher dimension). The prior is N(0, prior_std^2 I).
+    trajectory (default in higher dimension). The prior is ``sde.prior_logp``. ``progress``:
+    a bar over time from t_eps to T (None: once more than a few hundred evaluations are made).
     """
+    check_sde(sde)
     x = batch("x", x)
     t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
     n_probes = positive_int("n_probes", n_probes)
-    d = x[0].numel()
-    exact = d <= 16 if exact_divergence is None else bool(exact_divergence)
-    n = x.shape[0]
-    probes = None
-    if not exact:
-        dev = generator.device if generator is not None else x.device
-        probes = torch.randn((n_probes, *x.shape), generator=generator, dtype=x.dtype, device=dev).to(x.device)
-    shape = x.shape
-    nfe = [0]
+    exact = x[0].numel() <= 16 if exact_divergence is None else bool(exact_divergence)
+    n, shape = x.shape[0], x.shape
+    probes = None if exact else randn((n_probes, *x.shape), generator, like=x)
+    bar, nfe = TimeBar(t_eps, sde.T, progress, "log-likelihood"), [0]
 
     def fun(t, y):
         xt = torch.from_numpy(y[:-n]).reshape(shape).to(device=x.device, dtype=x.dtype)
         nfe[0] += 1
+        bar.update(float(t), nfe[0])
         if exact:
             v, div = _divergence(sde, score_fn, xt, float(t), None)
         else:
@@ -106,11 +118,9 @@ def log_likelihood(
         return np.concatenate([v.double().cpu().numpy().ravel(), div.double().cpu().numpy()])
 
     y0 = np.concatenate([x.double().cpu().numpy().ravel(), np.zeros(n)])
-    sol = solve_ivp(fun, (t_eps, sde.T), y0, rtol=rtol, atol=atol, method="RK45")
-    if not sol.success:
-        raise RuntimeError(f"the ODE solver failed: {sol.message}")
-    xT = torch.from_numpy(sol.y[:-n, -1]).reshape(shape)
-    delta = torch.from_numpy(sol.y[-n:, -1])
-    ps = sde.prior_std()
-    prior = -0.5 * xT.flatten(1).pow(2).sum(1) / ps**2 - d * (math.log(ps) + 0.5 * math.log(2 * math.pi))
-    return (prior + delta).to(x.dtype), nfe[0]
+    try:
+        y = _rk45(fun, (t_eps, sde.T), y0, rtol, atol)
+    finally:
+        bar.close()
+    xT, delta = torch.from_numpy(y[:-n]).reshape(shape), torch.from_numpy(y[-n:])
+    return (sde.prior_logp(xT) + delta).to(x.dtype), nfe[0]
