@@ -55,6 +55,7 @@ def main() -> None:
         # the flagship, at default settings (2,000 particles, exact score): its main slider is eps
         "NoiseTracker (eps)": (lambda: NoiseTracker(), "eps", list(np.geomspace(2.6e-4, 4e-3, 17))),
         "NoiseTracker (level shown)": (lambda: NoiseTracker(), "level", list(range(1, 11))),
+        # (the label predates the rename: the control is the proposal noise std h, not lambda)
         "SamplerExplorer (step size)": (lambda: SamplerExplorer(), "proposal_std", list(np.geomspace(0.02, 2.0, 15))),
         # the targets: an EM-100 redraw and a GGF redraw at 2,000 particles
         "SolverExplorer (EM, steps ~100)": (lambda: SolverExplorer(), "n_steps", [90, 100, 110, 100]),
@@ -62,6 +63,12 @@ def main() -> None:
             lambda: SolverExplorer(method="ggf"),
             "eps_rel",
             list(np.geomspace(0.08, 0.125, 7)),
+        ),
+        # the ODE's own tolerance (its main control), around its default rtol = 1e-3
+        "SolverExplorer (ODE, rtol)": (
+            lambda: SolverExplorer(method="ode"),
+            "rtol",
+            list(np.geomspace(6e-4, 1.6e-3, 5)),
         ),
     }
     for name, (build, control, values) in cases.items():

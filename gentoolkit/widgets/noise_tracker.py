@@ -5,15 +5,17 @@ Panels:
 1-2. the samples of each sampler after the chosen level (over the data's density contours);
 3.   the noise std at each level i, measured, against the schedule sigma_i, Prop. 1's limit
      sigma_i sqrt(2 / (2 - eta)) and the exact finite-n_sigma prediction of App. C.6
-     (:func:`gentoolkit.score.als_noise_std`). For ALS the noise after level i's n_sigma
+     (:func:`gentoolkit.sampling.als_noise_std`). For ALS the noise after level i's n_sigma
      updates (what the score at sigma_i assumed to be sigma_i); for CAS the noise entering
      level i (after level i - 1, the initial sigma_1 z for i = 1), which Prop. 2 says is
-     exactly sigma_i. The measure is :func:`gentoolkit.score.effective_noise`, the
+     exactly sigma_i. The measure is :func:`gentoolkit.metrics.effective_noise`, the
      maximum-likelihood noise level: for the "point mass" (std 1e-3) it is exactly the RMS
      of the samples, as in the propositions' proofs. For a mixture, noise much smaller than
      the components' own std s cannot be told from the data's spread (the relative error of
      the estimate grows like 1 + s^2 / v^2), so levels whose estimate falls below s / 2 are
-     not drawn; the "narrow" datasets (std 0.01) are measurable down to small sigma;
+     not drawn; the "narrow" datasets (std 0.01) are measurable down to small sigma. The
+     search runs within a factor 4 of the expected level (App. C.6 for ALS, sigma_i for
+     CAS); a level beyond it is reported as "above", never as the search range's end;
 4.   final sample quality with and without denoising (the EDS, Eq. 8.3): the RMS distance of
      the samples to the nearest component mean, next to the data's own value.
 
@@ -21,9 +23,9 @@ Controls: eps, n_sigma (ALS: steps per level; CAS: the schedule dilated n_sigma 
 Sec. 8.4.2), number of levels L, sigma_max, sigma_min, dataset, and the level shown (it
 follows L: at the last level it stays at the last level, and it never exceeds L). A CAS eps
 outside its valid range is reported in the readout (and CAS is not drawn). A sampler that
-diverges (NaN/inf, or samples far beyond the data, e.g. ALS with eta >= 2) is not drawn from
-the level where it diverged on, and the readout says so and what to change; a noise level
-above the measure's range (4 sigma_i) is reported as such, not as a number.
+diverges (NaN/inf, or samples beyond 1000 times the data's extent, e.g. ALS with eta >= 2 on
+narrow data) is not drawn from the level where it diverged, and the readout says where and
+what to change.
 """
 
 from __future__ import annotations

@@ -3,14 +3,16 @@ exact (closed form, :mod:`gentoolkit.data.toy2d`) or from a trained network, and
 they differ.
 
 Controls: dataset, sigma (the noise level of p_sigma = p * N(0, sigma^2 I)), the number of
-arrows per side, and - when a network is given - which field to draw. Panels: contours of
+arrows per side, and - when a network is given - which field to draw (shown only for a
+dataset that has a network; elsewhere the exact field is drawn). Panels: contours of
 log p_sigma with the score arrows; with a network, a heat map of the error
 |s_theta - s*| in units of the typical score size E_{p_sigma}|s*| (a pointwise ratio
 |s_theta - s*| / |s*| would blow up at the modes and saddles where s* = 0), with the
 density's contour lines on top: the network is accurate where the data is, and not far
 from it, where denoising score matching sees no samples (001, Sec. 2.3.1.2). The readout
 gives the relative L2 error averaged over points drawn from p_sigma
-(:func:`gentoolkit.score.score_error`).
+(:func:`gentoolkit.metrics.score_error`). A network that returns NaN/inf gets no arrows
+where it does, and the readout says so.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gentoolkit.widgets.base import Widget
 
 _CONTOUR_RES = 80
 _ERROR_POINTS = 2000
+_ERROR_TITLE = "error |s_θ − s*| / E|s*|"
 
 
 class ScoreFieldViewer(Widget):
@@ -74,7 +77,7 @@ class ScoreFieldViewer(Widget):
         fig = make_subplots(
             rows=1,
             cols=cols,
-            subplot_titles=["log p_σ and its score", "error |s_θ − s*| / E|s*|"][:cols],
+            subplot_titles=["log p_σ and its score", _ERROR_TITLE][:cols],
             horizontal_spacing=0.12,
         )
         fig.add_trace(
@@ -131,7 +134,10 @@ class ScoreFieldViewer(Widget):
         ax, ay, apts = grid(bounds, n_arrows)
         spacing = (bounds[1] - bounds[0]) / (n_arrows - 1)
         exact, est = self.fields(apts)
-        show = self.value("field") if "field" in self.controls else "exact"
+        has_net = name in self.nets
+        if self.nets:  # the field choice only means something where there is a network
+            self.show("field", has_net)
+        show = self.value("field") if has_net else "exact"
         f = self.figure
         with f.batch_update():
             f.data[0].update(x=xs, y=ys, z=logp)
@@ -146,6 +152,7 @@ class ScoreFieldViewer(Widget):
             if self.nets:
                 f.data[3].update(**self._error_map(bounds))
                 f.data[4].update(x=xs, y=ys, z=logp)
+                f.layout.annotations[1].text = _ERROR_TITLE if has_net else "error: no network for this dataset"
         self.readout.value = self._readout(name, sigma)
 
     def _error_map(self, bounds) -> dict:
