@@ -404,6 +404,15 @@ def test_tracker_diverging_als_says_where_and_draws_nothing_of_it():
         assert len(w.figure.data[1].x) == 300
 
 
+def test_tracker_with_a_nan_network_says_both_diverged_and_draws_neither():
+    w = NoiseTracker(dataset="8gaussians", score_fn=lambda x, s: torch.full_like(x, float("nan")), n_particles=100)
+    text = w.readout.value
+    assert "ALS diverged at level 1" in text and "CAS diverged at level 1" in text
+    assert "check the score network" in text and not re.search(r"\bnan\b", text)
+    assert len(w.figure.data[1].x) == 0 and len(w.figure.data[3].x) == 0
+    assert np.isnan(arr(w.figure.data[7].y)).all() and list(w.figure.data[9].x) == ["data"]
+
+
 def test_tracker_denoising_brings_samples_to_the_data():
     w = NoiseTracker(dataset="8gaussians (narrow)", n_particles=1000)
     q = w._res["quality"]
@@ -654,6 +663,10 @@ def test_a_diverging_solver_says_at_which_step_and_draws_nothing():
     assert "more steps" in text and not re.search(r"\bnan\b", text)
     assert all(len(t.x) == 0 for t in w.figure.data[1:])
     assert all("diverged" in a.text for a in w.figure.layout.annotations)
+    for method in ("ode", "ggf"):  # adaptive solvers give up on NaN: said in words, nothing drawn
+        w.set(method=method)
+        assert f"<b>{method} failed</b>" in w.readout.value and "check the score network" in w.readout.value
+        assert all(len(t.x) == 0 for t in w.figure.data[1:]) and len(w.figure.data[0].z) > 0
 
 
 def test_bad_solver_arguments():

@@ -45,7 +45,7 @@ class Widget:
         self._held = False
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
-        # one box whose controls wrap on narrow screens (a control hidden with show() leaves no
+        # one box whose controls wrap on narrow screens (a control hidden with set_used() leaves no
         # gap); the figure takes the cell's width (no fixed width), so nothing scrolls sideways
         # at 1280 px with JupyterLab's sidebar open
         box = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))
@@ -70,7 +70,7 @@ class Widget:
         self.controls[name].add_class(MAIN_CLASS)
         self.main = name
 
-    def show(self, name: str, used: bool) -> None:
+    def set_used(self, name: str, used: bool) -> None:
         """Show and enable control ``name`` when ``used``, else hide and disable it (a knob
         the current choice does not use)."""
         c = self.controls[name]

@@ -359,12 +359,14 @@ class NoiseTracker(Widget):
             parts.append(f"Prop. 1 limit = {s[i].item() * math.sqrt(2 / (2 - eta)):.3g}")
         else:
             parts.append("<b>η ≥ 2: ALS diverges</b> (|1 − η| ≥ 1: each update amplifies the noise)")
+        network = " or check the score network" if res["mix"].name in self.nets else ""
         if res["als_bad"] is not None:
             k = res["als_bad"]
             parts.append(
                 f"<b>ALS diverged at level {k + 1}</b> (σ = {s[k].item():.3g}): its samples became NaN/inf or ran "
                 f"beyond {BLOWUP:.0f}× the data's extent; likely fix: a smaller ε"
                 + (f" (η < 2 needs ε < 2σ_L² = {2 * last**2:.3g})" if eta >= 2 else "")
+                + network
             )
         if res["cas_error"]:
             parts.append(f"<b>CAS not run</b>: {res['cas_error']}")
@@ -372,7 +374,7 @@ class NoiseTracker(Widget):
             k = res["cas_bad"]
             parts.append(
                 f"<b>CAS diverged at level {k + 1}</b> (σ = {s[k].item():.3g}): its samples became NaN/inf or ran "
-                f"beyond {BLOWUP:.0f}× the data's extent; likely fix: a smaller ε"
+                f"beyond {BLOWUP:.0f}× the data's extent; likely fix: a smaller ε{network}"
             )
         else:
             parts.append(f"CAS noise entering it = <b>{fmt('cas')}</b>")

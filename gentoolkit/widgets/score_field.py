@@ -136,7 +136,7 @@ class ScoreFieldViewer(Widget):
         exact, est = self.fields(apts)
         has_net = name in self.nets
         if self.nets:  # the field choice only means something where there is a network
-            self.show("field", has_net)
+            self.set_used("field", has_net)
         show = self.value("field") if has_net else "exact"
         f = self.figure
         with f.batch_update():

@@ -144,7 +144,7 @@ class SolverExplorer(Widget):
     def update(self) -> None:
         m = self.value("method")
         for name in KNOBS:
-            self.show(name, name in METHODS[m])
+            self.set_used(name, name in METHODS[m])
         self.set_main(MAIN.get(m, "n_steps"))
         sde_name, data_name = self.value("sde"), self.value("dataset")
         distance, floor, contours, b = self._reference(data_name)
@@ -177,9 +177,13 @@ class SolverExplorer(Widget):
                 progress=False,
                 **self.options(),
             )
-        except RuntimeError as e:  # the ODE solver or GGF gave up
+        except (RuntimeError, ValueError) as e:  # the controls are valid: the run itself broke down
             self._clear(contours, b, f"{m} failed")
-            self.readout.value = f"<b>{m} failed</b> ({self._opts()}) on {sde_name}: {e}"
+            self.readout.value = (
+                f"<b>{m} failed</b> ({self._opts()}) on {sde_name}: {e}. Nothing is drawn. This usually means the "
+                "score returned NaN/inf or the solver diverged: check the score network, or use "
+                + ("more steps" if "n_steps" in METHODS[m] else "smaller tolerances")
+            )
             return
         secs = time.perf_counter() - t0
         extent = max(abs(v) for v in b) + sde.prior_std()
