@@ -155,6 +155,31 @@ class SolverExplorer(Widget):
                 "ancestrally): nothing is drawn; pick another solver or SDE"
             )
             return
+        fixed = "n_steps" in METHODS[m]
+        res, paths, where, secs = self._run(sde_name, data_name, b)
+        if isinstance(res, Exception):  # the controls are valid: the run itself broke down
+            self._clear(contours, b, f"{m} failed")
+            self.readout.value = (
+                f"<b>{m} failed</b> ({self._opts()}) on {sde_name}: {res}. Nothing is drawn. This usually means the "
+                "score returned NaN/inf or the solver diverged: check the score network, or use "
+                + ("more steps" if fixed else "smaller tolerances")
+            )
+        elif where is not None:
+            self._clear(contours, b, f"diverged at {where}")
+            self.readout.value = (
+                f"<b>{m} ({self._opts()}) on {sde_name} diverged at {where}</b>: the samples became NaN/inf or ran "
+                f"beyond {BLOWUP:.0f}× the data's extent; nothing is drawn. Likely fix: "
+                + ("more steps (a smaller step size h)" if fixed else "smaller tolerances")
+                + ", or check the score network"
+            )
+        else:
+            self._draw(res, paths, contours, b, m)
+            self.readout.value = self._readout(res, distance(res.x.float().cpu()), floor, secs)
+
+    def _run(self, sde_name: str, data_name: str, b):
+        """Sample with the chosen solver. Returns (result or the exception it raised, the
+        tracked paths, where it diverged or None, seconds)."""
+        m = self.value("method")
         sde, mix = SDES[sde_name](), self._mixtures[data_name]
         score = self.nets.get((sde_name, data_name), mixture_score(mix, sde))
         paths, sizes = [], []
@@ -163,7 +188,6 @@ class SolverExplorer(Widget):
             paths.append((t, x[:_TRACKED, 0].cpu()))
             sizes.append(x.abs().amax())
 
-        fixed = "n_steps" in METHODS[m]
         t0 = time.perf_counter()
         try:
             res = sample(
@@ -172,36 +196,21 @@ class SolverExplorer(Widget):
                 (self.n_particles, 2),
                 m,
                 generator=torch.Generator().manual_seed(self.seed),
-                callback=record if fixed else None,
+                callback=record if "n_steps" in METHODS[m] else None,
                 device=self.device,
                 progress=False,
                 **self.options(),
             )
-        except (RuntimeError, ValueError) as e:  # the controls are valid: the run itself broke down
-            self._clear(contours, b, f"{m} failed")
-            self.readout.value = (
-                f"<b>{m} failed</b> ({self._opts()}) on {sde_name}: {e}. Nothing is drawn. This usually means the "
-                "score returned NaN/inf or the solver diverged: check the score network, or use "
-                + ("more steps" if "n_steps" in METHODS[m] else "smaller tolerances")
-            )
-            return
+        except (RuntimeError, ValueError) as e:  # e.g. RK45's step underflow, GGF's time check on NaN
+            return e, paths, None, 0.0
         secs = time.perf_counter() - t0
         extent = max(abs(v) for v in b) + sde.prior_std()
         bad = diverged_step(torch.stack(sizes).cpu()[:, None], extent) if sizes else None
-        if bad is not None or diverged_step(res.x.cpu()[None], extent) is not None:
-            where = (
-                f"step {bad + 1} of {len(sizes)} (t = {paths[bad][0]:.3g})" if bad is not None else "an unknown step"
-            )
-            self._clear(contours, b, f"diverged at {where}")
-            fix = "more steps (a smaller step size h)" if fixed else "smaller tolerances"
-            self.readout.value = (
-                f"<b>{m} ({self._opts()}) on {sde_name} diverged at {where}</b>: the samples became NaN/inf or ran "
-                f"beyond {BLOWUP:.0f}× the data's extent; nothing is drawn. Likely fix: {fix}, or check the score "
-                "network"
-            )
-            return
-        self._draw(res, paths, contours, b, m)
-        self.readout.value = self._readout(res, distance(res.x.float().cpu()), floor, secs)
+        if bad is not None:
+            return res, paths, f"step {bad + 1} of {len(sizes)} (t = {paths[bad][0]:.3g})", secs
+        if diverged_step(res.x.cpu()[None], extent) is not None:
+            return res, paths, "an unknown step", secs
+        return res, paths, None, secs
 
     def _clear(self, contours, b, why: str) -> None:
         """Redraw the density; empty every other trace, saying why in the panel titles."""
