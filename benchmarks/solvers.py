@@ -27,6 +27,7 @@ from gentoolkit.metrics import sliced_wasserstein
 from gentoolkit.sde import VESDE, VPSDE, em_gaussian_moments, gaussian_score, mixture_score, sample
 
 MU, S = 1.5, 0.5
+CPU = {"device": "cpu", "progress": False}  # CPU numbers (sample() defaults to cuda when available), no bars
 
 
 def emit(**row) -> None:
@@ -82,6 +83,7 @@ def main() -> None:
                         eps_abs=0.0078,
                         memory=memory,
                         generator=torch.Generator().manual_seed(0),
+                        **CPU,
                     )
                     x = r.x.double()
                     err = math.hypot(x.mean().item() - MU, x.std().item() - S)
@@ -119,7 +121,7 @@ def main() -> None:
         score = mixture_score(mix, sde)
         runs = [("euler_maruyama", {"n_steps": k}) for k in em_steps] + [("ggf", {"eps_rel": e}) for e in eps_rels]
         for method, opts in runs:
-            r = sample(sde, score, (m, 2), method, generator=torch.Generator().manual_seed(0), **opts)
+            r = sample(sde, score, (m, 2), method, generator=torch.Generator().manual_seed(0), **CPU, **opts)
             nfe = r.stats.nfe_per_sample + 1 if r.stats is not None else r.nfe
             sw = sliced_wasserstein(r.x, data, generator=torch.Generator().manual_seed(3))
             emit(

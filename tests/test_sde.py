@@ -340,11 +340,18 @@ def test_langevin_corrector_settles_at_its_stationary_law(sde):
 
 
 def test_pc_counts_and_calls_back():
+    # each step from t_i to t_{i+1} evaluates the score at t_i (n_corrector + 1 times for pc),
+    # then Tweedie at t_eps; the callback reports t_{i+1}
     sde = VPSDE()
-    seen = []
+    seen, called = [], []
+
+    def score(x, t):
+        called.append(t[0].item())
+        return gaussian_score(sde, MU, S)(x, t)
+
     r = sample(
         sde,
-        gaussian_score(sde, MU, S),
+        score,
         (8, 1, 3, 3),
         "pc",
         n_steps=20,
@@ -352,7 +359,9 @@ def test_pc_counts_and_calls_back():
         generator=g(13),
         callback=lambda i, t, x: seen.append((i, t, x.shape)),
     )
-    assert r.nfe == 20 * 3 + 1  # + 1 for the final denoising
+    assert r.nfe == 20 * 3 + 1 == len(called)  # + 1 for the final denoising
+    grid = r.times.float().tolist()
+    assert called == [t for t in grid[:-1] for _ in range(3)] + [grid[-1]]
     assert [i for i, *_ in seen] == list(range(20)) and [t for _, t, _ in seen] == r.times[1:].tolist()
     assert seen[0][2] == (8, 1, 3, 3)
 
