@@ -100,8 +100,10 @@ def langevin_corrector(sde: SDE, score_fn, x, t: float, h: float, *, n_steps=1, 
     """``n_steps`` Langevin steps x <- x + e s + sqrt(2 e) z at the fixed time t, with step
     e = 2 alpha (snr |z| / |s|)^2, the norms averaged over the batch and alpha =
     ``sde.langevin_alpha(t, h)`` (report 000, Sec. 3.2; Song et al.'s ``LangevinCorrector``).
-    On a Gaussian p_t of variance v it settles at variance v / (1 - alpha snr^2)."""
-    n_steps, snr = positive_int("n_steps", n_steps), positive_float("snr", snr)
+    On a Gaussian p_t of variance v it settles at variance v (1 + alpha snr^2): at variance u
+    the norms give e = 2 alpha snr^2 v^2 / u, and Langevin's stationary u = v / (1 - e / 2v)."""
+    check_sde(sde)
+    x, n_steps, snr = batch("x", x), positive_int("n_steps", n_steps), positive_float("snr", snr)
     alpha = sde.langevin_alpha(t, h)
     for _ in range(n_steps):
         s = _score(score_fn, x, t)
