@@ -171,8 +171,8 @@ def plot_chains(mixture, chain, *, ax=None, n_paths: int = 3, final: bool = True
     ax = plot_density(mixture, ax=ax, title=title)
     if final:
         ax.scatter(c[-1, :, 0], c[-1, :, 1], s=3, color="crimson", alpha=0.6)
-    for k in range(n_paths):  # a few trajectories, one line each
-        ax.plot(c[:, k, 0], c[:, k, 1], lw=0.7)
+    for k in range(n_paths):  # a few trajectories, one line each, in colours that stand out from the blues
+        ax.plot(c[:, k, 0], c[:, k, 1], lw=0.7, color=f"C{1 + k % 5}")
     return ax
 
 
