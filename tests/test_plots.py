@@ -1,8 +1,7 @@
-"""What the static figures draw: the plotted data against the input and against closed forms."""
+"""What the static figures draw: the plotted data against the input and against closed forms (that
+plots imports no widget code is tested in test_project)."""
 
 import math
-import subprocess
-import sys
 
 import matplotlib
 
@@ -33,12 +32,6 @@ def _mixture_1d():  # 0.3 N(-2, 0.5^2) + 0.7 N(1.5, 1), as in notebook 02
     w, mu, sd = (torch.tensor(v, dtype=torch.float64) for v in ([0.3, 0.7], [-2.0, 1.5], [0.5, 1.0]))
     comp = torch.distributions.Normal(mu, sd)
     return lambda x: torch.logsumexp(w.log() + comp.log_prob(x[:, None]), 1)
-
-
-def test_plots_imports_no_widget_code():
-    code = "import sys, gentoolkit.plots; print(sorted(m for m in ('ipywidgets', 'plotly') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 def test_plot_samples_1d_draws_a_normalised_histogram_and_the_density():
