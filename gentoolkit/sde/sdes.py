@@ -69,10 +69,13 @@ def check_grid(times, T: float = 1.0) -> torch.Tensor:
     ok = isinstance(times, torch.Tensor) and times.ndim == 1 and times.shape[0] >= 2
     times = times.detach().to("cpu", torch.float64) if ok else times
     if not ok or not (bool((times[1:] < times[:-1]).all()) and 0 <= times[-1].item() and times[0].item() <= T):
-        got = times.tolist() if isinstance(times, torch.Tensor) and times.numel() <= 6 else times
+        if isinstance(times, torch.Tensor):
+            got = times.tolist() if times.numel() <= 6 else f"a tensor of shape {tuple(times.shape)}"
+        else:
+            got = type(times).__name__
         raise ValueError(
             f"times must be a strictly decreasing 1-D tensor in [0, T] = [0, {T:g}] with at least two "
-            f"entries (e.g. torch.linspace(T, t_eps, n_steps + 1)), got {got!r}"
+            f"entries (e.g. torch.linspace(T, t_eps, n_steps + 1)), got {got}"
         )
     return times
 
