@@ -31,7 +31,7 @@ import numbers
 import torch
 
 from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
-from gentoolkit._progress import progress_bar
+from gentoolkit._progress import steps
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n: int) -> torch.Tensor:
@@ -146,18 +146,18 @@ def als(
     n_steps_each = positive_int("n_steps_each", n_steps_each)
     _check_form(form)
     eta = eps / s[-1].item() ** 2
-    with progress_bar(len(s), progress, len(s) * n_steps_each, "ALS", unit="level") as bar:
-        for i, sigma in enumerate(s.tolist()):
-            alpha = eta * sigma**2
-            for _ in range(n_steps_each):
-                z = randn(x.shape, generator, like=x)
-                if form == "score":
-                    x = x + alpha * _score(score_fn, x, sigma) + math.sqrt(2 * alpha) * z
-                else:
-                    x = (1 - eta) * x + eta * eds(score_fn, x, sigma) + math.sqrt(2 * eta) * sigma * z
-            if callback is not None:
-                callback(i, sigma, x)
-            bar.update()
+    levels = s.tolist()
+    for i in steps(len(levels), n_steps_each, progress, "ALS"):
+        sigma = levels[i]
+        alpha = eta * sigma**2
+        for _ in range(n_steps_each):
+            z = randn(x.shape, generator, like=x)
+            if form == "score":
+                x = x + alpha * _score(score_fn, x, sigma) + math.sqrt(2 * alpha) * z
+            else:
+                x = (1 - eta) * x + eta * eds(score_fn, x, sigma) + math.sqrt(2 * eta) * sigma * z
+        if callback is not None:
+            callback(i, sigma, x)
     return eds(score_fn, x, s[-1].item()) if denoise else x
 
 
@@ -204,18 +204,18 @@ def cas(
     _check_form(form)
     eta = eps / s[-1].item() ** 2
     nxt = torch.cat([s[1:], torch.zeros(1, dtype=s.dtype)]).tolist()
-    with progress_bar(len(s), progress, len(s), "CAS", unit="level") as bar:
-        for i, sigma in enumerate(s.tolist()):
-            noise = beta[i].item() * nxt[i]
-            if form == "score":
-                x = x + eta * sigma**2 * _score(score_fn, x, sigma)
-            else:
-                x = (1 - eta) * x + eta * eds(score_fn, x, sigma)
-            if i < len(nxt) - 1:  # no noise after the last level (sigma_{L+1} = 0): no draw either
-                x = x + noise * randn(x.shape, generator, like=x)
-            if callback is not None:
-                callback(i, sigma, x)
-            bar.update()
+    levels = s.tolist()
+    for i in steps(len(levels), 1, progress, "CAS"):
+        sigma = levels[i]
+        noise = beta[i].item() * nxt[i]
+        if form == "score":
+            x = x + eta * sigma**2 * _score(score_fn, x, sigma)
+        else:
+            x = (1 - eta) * x + eta * eds(score_fn, x, sigma)
+        if i < len(nxt) - 1:  # no noise after the last level (sigma_{L+1} = 0): no draw either
+            x = x + noise * randn(x.shape, generator, like=x)
+        if callback is not None:
+            callback(i, sigma, x)
     return eds(score_fn, x, s[-1].item()) if denoise else x
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from gentoolkit._checks import batch, per_sample, positive_float, positive_int, randn, uniform
-from gentoolkit._progress import progress_bar
+from gentoolkit._progress import steps
 
 
 @dataclass
@@ -169,16 +169,14 @@ def rejection_sampling(
 # --------------------------------------------------------------------------- Markov chains
 def _run_chain(step, x0: torch.Tensor, n_steps: int, keep_chain: bool, callback, progress, name: str) -> tuple:
     x, chain, accepted = x0.clone(), [x0.clone()] if keep_chain else None, torch.zeros(x0.shape[0], device=x0.device)
-    with progress_bar(n_steps, progress, n_steps, name) as bar:
-        for k in range(n_steps):  # over time steps; every step is batched over chains
-            x, acc = step(x)
-            if acc is not None:
-                accepted += acc
-            if keep_chain:
-                chain.append(x.clone())
-            if callback is not None:
-                callback(k, x)
-            bar.update()
+    for k in steps(n_steps, 1, progress, name):  # over time steps; every step is batched over chains
+        x, acc = step(x)
+        if acc is not None:
+            accepted += acc
+        if keep_chain:
+            chain.append(x.clone())
+        if callback is not None:
+            callback(k, x)
     return x, (torch.stack(chain) if keep_chain else None), accepted
 
 

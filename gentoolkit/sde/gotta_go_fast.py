@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import torch
 
 from gentoolkit._checks import batch, call_score, noise_levels, positive_float, positive_int, randn
-from gentoolkit.sde.progress import TimeBar
+from gentoolkit._progress import TimeBar
 from gentoolkit.sde.sdes import SDE, adaptive_ends, check_sde, check_times
 
 

@@ -17,7 +17,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from gentoolkit._checks import batch, call_score, full_like_batch, positive_float, positive_int, randn
-from gentoolkit.sde.progress import TimeBar
+from gentoolkit._progress import TimeBar
 from gentoolkit.sde.sdes import SDE, adaptive_ends, check_sde
 
 

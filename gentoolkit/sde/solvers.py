@@ -13,7 +13,7 @@ signature, as k-diffusion's samplers share one:
 - ``callback(i, t, x)``: called after step i of a fixed grid, t = times[i + 1] (the adaptive
   solvers have no common step and take none);
 - ``progress``: True, False or None (a bar when the run makes more than a few hundred score
-  calls, :mod:`gentoolkit.sde.progress`).
+  calls, :mod:`gentoolkit._progress`).
 
 Each returns the samples at ``times[-1]``; ``ggf`` returns them with its :class:`GGFStats`.
 
@@ -41,10 +41,10 @@ from dataclasses import dataclass
 import torch
 
 from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
+from gentoolkit._progress import steps
 from gentoolkit.config import resolve_device
 from gentoolkit.sde.gotta_go_fast import GGFStats, ggf
 from gentoolkit.sde.probability_flow import ode
-from gentoolkit.sde.progress import steps
 from gentoolkit.sde.sdes import SDE, check_grid, check_sde, check_times
 
 

@@ -45,6 +45,7 @@ def run(sde_name, shape_name, method, options, denoise):
         method,
         generator=torch.Generator().manual_seed(123),
         denoise=denoise,
+        device="cpu",  # the reference is CPU output (sample's default is cuda when available)
         callback=lambda i, t, x: path.append(x[:2].clone()),
         **options,
     )
