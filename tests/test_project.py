@@ -144,3 +144,19 @@ def test_no_module_imports_another_modules_private_names():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gentoolkit"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{path.relative_to(ROOT)} imports {private} from {node.module}"
+
+
+def test_old_import_paths_warn_and_point_to_the_new_ones():
+    import gentoolkit.metrics
+    import gentoolkit.sampling
+    import gentoolkit.score
+
+    for name, new in (
+        ("als", gentoolkit.sampling),
+        ("geometric_sigmas", gentoolkit.sampling),
+        ("score_error", gentoolkit.metrics),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"gentoolkit.score.{name} moved to {new.__name__}.{name}"):
+            assert getattr(gentoolkit.score, name) is getattr(new, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        gentoolkit.score.nothing  # noqa: B018

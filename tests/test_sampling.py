@@ -57,6 +57,9 @@ def test_rejection_acceptance_is_one_over_M_and_samples_are_right():
     assert abs(r.acceptance_rate - 0.5) < 5 * math.sqrt(0.25 / r.n_proposed)
     assert r.x.shape == (50_000,)
     assert stats.kstest(r.x.numpy(), stats.norm.cdf).pvalue > 1e-3
+    # vectorised: the first round proposes 1.2 n M points at once, which accepts n (120,000
+    # proposals at rate 1/2 accept 60,000 +- 173 > 50,000), so there is exactly one round
+    assert r.n_proposed == int(1.2 * 50_000 * 2.0)
     with pytest.raises(ValueError, match="log_M=-1 is too small"):
         rejection_sampling(target.log_prob, lambda m, gen: torch.randn(m, generator=gen), prop.log_prob, -1.0, 10)
 
