@@ -129,7 +129,7 @@ def test_device_defaults_to_the_networks_device_else_the_default_device(monkeypa
     from gentoolkit.nets import ScoreMLP
 
     # a default device that differs from the networks' (both are CPU here)
-    monkeypatch.setattr("gentoolkit.widgets._common.default_device", lambda: torch.device("cpu", 0))
+    monkeypatch.setattr("gentoolkit.config.default_device", lambda: torch.device("cpu", 0))
     net = ScoreMLP(data_std=2.0)
     assert ScoreFieldViewer(score_fn=net).device == torch.device("cpu")  # the network's parameters
     assert NoiseTracker(dataset="8gaussians", score_fn=net, n_particles=50).device == torch.device("cpu")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gentoolkit.config import default_device, resolve_device
+from gentoolkit.config import device_for
 
 BLOWUP = 1e3  # samples farther than this many times the data's extent have diverged
 
@@ -26,17 +26,11 @@ def score_fns(score_fn, dataset: str, names: list[str]) -> dict:
 
 
 def widget_device(device, nets) -> torch.device:
-    """Where a widget computes: ``device`` when given; for None, the device of the first score
-    network (an ``nn.Module`` among ``nets``) that has parameters, else
-    :func:`gentoolkit.config.default_device` (cuda when available)."""
-    if device is not None:
-        return resolve_device(device)
-    for f in nets:
-        if isinstance(f, torch.nn.Module):
-            p = next(f.parameters(), None)
-            if p is not None:
-                return p.device
-    return default_device()
+    """Where a widget computes: :func:`gentoolkit.config.device_for` applied to the first score
+    network (an ``nn.Module`` with parameters) among ``nets``: ``device`` when given, else that
+    network's device, else ``cuda`` when available."""
+    modules = [f for f in nets if isinstance(f, torch.nn.Module) and next(f.parameters(), None) is not None]
+    return device_for(modules[0] if modules else None, device)
 
 
 def diverged_step(states: torch.Tensor, extent: float):
