@@ -160,3 +160,17 @@ def test_old_import_paths_warn_and_point_to_the_new_ones():
             assert getattr(gentoolkit.score, name) is getattr(new, name)
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         gentoolkit.score.nothing  # noqa: B018
+
+
+@pytest.mark.slow
+def test_readme_example_prints_the_number_its_comment_gives():
+    # the README's number is measured by running the README's own code, so it cannot drift
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    code = next(b for b in blocks if "score_error" in b)
+    about = float(re.search(r"# about ([0-9.]+)", code).group(1))
+    code = code.replace("n_steps=3000, seed=0)", "n_steps=3000, seed=0, progress=False)")
+    assert "progress=False" in code  # the replacement matched: the same call, without its bar
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    printed = float(re.search(r"tensor\(([0-9.]+)", out.stdout).group(1))
+    assert abs(printed - about) < 0.005, f"README says about {about}, the code prints {printed}"
