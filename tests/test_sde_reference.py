@@ -1,6 +1,13 @@
 """Every method of ``sample`` gives bit-identical output to the solvers before the rewrite of
 issue 10 (the reference was written at commit 26c6c24 by tests/data/make_sample_reference.py):
-samples, NFE, time grid, callback path and GGF's statistics, for fixed generators."""
+samples, NFE, time grid, callback path and GGF's statistics, for fixed generators.
+
+Bit identity holds for one set of SIMD kernels: the references were recorded by the old
+solvers with torch's AVX2 kernels and, for the cases that differ, its AVX512 and DEFAULT (no SIMD) ones (see
+tests/data/make_sample_reference.py; on this AVX512 machine the new code equals the old code
+in all 112 cases). On a CPU capability with no recording the test still asserts the same
+accepted steps (equal shapes, NFE and counts) and values within 1e-3: measured across
+capabilities, a GGF step size moves by at most 1.1e-4 and a sample by 7.4e-5."""
 
 import importlib.util
 from pathlib import Path
@@ -12,8 +19,9 @@ DATA = Path(__file__).parent / "data"
 _spec = importlib.util.spec_from_file_location("make_sample_reference", DATA / "make_sample_reference.py")
 ref_mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref_mod)
-REFERENCE = torch.load(DATA / "sample_reference.pt", weights_only=True)
 CASES = [(c, d) for c in ref_mod.cases() for d in (True, False)]
+CAPABILITY = torch.backends.cpu.get_cpu_capability()
+REFERENCE, RECORDED = ref_mod.load_reference(CAPABILITY)
 
 
 def test_the_reference_covers_every_method():
@@ -32,4 +40,9 @@ def test_sample_is_bit_identical_to_the_reference(case):
     assert set(got) == set(want)
     for name, value in want.items():
         assert got[name].dtype == value.dtype and got[name].shape == value.shape, name
-        assert torch.equal(got[name], value), f"{name} differs"
+        if RECORDED or not value.is_floating_point():
+            assert torch.equal(got[name], value), f"{name} differs"
+        else:  # kernels with no recording: the same path up to rounding (module docstring)
+            torch.testing.assert_close(
+                got[name], value, rtol=0, atol=1e-3, msg=f"{name} differs with {CAPABILITY} kernels"
+            )
