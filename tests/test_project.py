@@ -156,8 +156,11 @@ def test_old_import_paths_warn_and_point_to_the_new_ones():
         ("geometric_sigmas", gentoolkit.sampling),
         ("score_error", gentoolkit.metrics),
     ):
-        with pytest.warns(DeprecationWarning, match=f"gentoolkit.score.{name} moved to {new.__name__}.{name}"):
+        with pytest.warns(DeprecationWarning, match=f"gentoolkit.score.{name} moved to {new.__name__}.{name}") as rec:
             assert getattr(gentoolkit.score, name) is getattr(new, name)
+        # the warning points at the line that used the old path (stacklevel=2), not at gentoolkit
+        # (stacklevel 1) or at whoever called this test (3)
+        assert rec[0].filename == __file__, rec[0].filename
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         gentoolkit.score.nothing  # noqa: B018
 

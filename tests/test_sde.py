@@ -735,3 +735,33 @@ def test_ggf_beats_em_1000_on_vp_d64_and_improves_with_eps_rel():
     # EM-1000: 0.0009
     assert errs[0.01] < em_error + 2 * mc_sd and nfes[0.01] < 600, (errs, nfes, em_error)
     assert errs[0.005] < errs[0.1] / 3 and errs[0.01] < errs[0.1] / 3, errs
+
+
+def test_scaled_score_feeds_the_net_unit_scale_inputs_and_divides_by_std():
+    """ScaledScore(x, t) = net(x / c(t), t) / std(t), c(t) = sqrt(m(t)^2 data_std^2 + std(t)^2).
+
+    On data N(0, data_std^2 I) the net's inputs x(t) / c(t) have variance exactly 1 at every t
+    (a wrong c, e.g. without m(t)^2, without std(t)^2 or with data_std unsquared, misses 1 by more
+    than 5 standard errors at some t), and a net returning ones gives exactly 1 / std(t) (catches a
+    missing or inverted division by std)."""
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def forward(self, u, t):
+            seen["u"], seen["t"] = u, t
+            return torch.ones_like(u)
+
+    n, d_std = 200_000, 0.7
+    for sde in (VPSDE(), VESDE(sigma_min=0.01, sigma_max=5.0), SubVPSDE()):
+        net = ScaledScore(sde, Recorder(), data_std=d_std)
+        for tv in (sde.t_eps, 0.3, 1.0):
+            t = torch.full((n,), tv, dtype=F64)
+            mean, std = sde.marginal_prob(d_std * torch.randn(n, 2, generator=g(50), dtype=F64), t)
+            x = mean + std * torch.randn(n, 2, generator=g(51), dtype=F64)
+            out = net(x, t)
+            torch.testing.assert_close(out, (1 / std).expand_as(out))
+            var = seen["u"].var().item()  # standard error of a variance of 2n unit normals: sqrt(2 / 2n)
+            assert abs(var - 1) < 5 * (1 / n) ** 0.5, (sde, tv, var)
+            assert seen["t"] is t
+    with pytest.raises(ValueError, match="data_std"):
+        ScaledScore(VPSDE(), Recorder(), data_std=0.0)
