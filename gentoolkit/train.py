@@ -1,6 +1,14 @@
 """A small training loop for score models: progress bar, divergence check, atomic and
 exactly-resumable checkpoints. Works on CPU and CUDA (``device``).
 
+The pieces every trainer shares live here and are public, so that the GAN trainer
+(:mod:`gentoolkit.gan.train`) uses them instead of a copy: :func:`save_checkpoint` /
+:func:`load_checkpoint` (atomic write, ``weights_only`` load), :func:`snapshot` /
+:func:`apply_snapshot` / :func:`restore` (the state of a run: modules, optimisers, the
+random generator, the step), :func:`check_finite` and :class:`TrainingDiverged` (NaN/inf
+detection with a likely fix), :func:`batch_sampler` (minibatches from a dataset or a tensor)
+and :func:`progress_bar` (tqdm).
+
 Randomness: one CPU ``torch.Generator`` seeded from ``seed`` draws the minibatches, the noise
 levels and the noise, so the same seed gives the same run on any device, and its state is
 part of the checkpoint, so a resumed run continues exactly where the saved one stopped.
@@ -67,19 +75,25 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def _restore(checkpoint, resume: bool, dev, g: torch.Generator, stateful: dict) -> dict | None:
-    """With ``resume`` and an existing ``checkpoint``: load every ``stateful`` object (modules
-    and optimisers, by key) and the generator; return the whole state (None otherwise)."""
-    if not (resume and checkpoint is not None and Path(checkpoint).is_file()):
-        return None
-    state = load_checkpoint(checkpoint, map_location=dev)
+def apply_snapshot(state: dict, g: torch.Generator, stateful: dict) -> None:
+    """Load a :func:`snapshot` into every ``stateful`` object (modules and optimisers, by key)
+    and the random generator ``g``."""
     for key, obj in stateful.items():
         obj.load_state_dict(state[key])
     g.set_state(state["generator"].cpu())
+
+
+def restore(checkpoint, resume: bool, dev, g: torch.Generator, stateful: dict) -> dict | None:
+    """With ``resume`` and an existing ``checkpoint``: load it onto ``dev`` and
+    :func:`apply_snapshot` it; return the whole state (None otherwise)."""
+    if not (resume and checkpoint is not None and Path(checkpoint).is_file()):
+        return None
+    state = load_checkpoint(checkpoint, map_location=dev)
+    apply_snapshot(state, g, stateful)
     return state
 
 
-def _snapshot(step: int, g: torch.Generator, stateful: dict, **extra) -> dict:
+def snapshot(step: int, g: torch.Generator, stateful: dict, **extra) -> dict:
     """Everything a resumed run needs: state dicts, the generator state, the step, ``extra``."""
     return {
         **{key: obj.state_dict() for key, obj in stateful.items()},
@@ -89,13 +103,22 @@ def _snapshot(step: int, g: torch.Generator, stateful: dict, **extra) -> dict:
     }
 
 
-def _check_finite(value: torch.Tensor, step: int, what: str, lr: float) -> None:
+def check_finite(value: torch.Tensor, step: int, what: str, hint: str) -> None:
+    """Raise :class:`TrainingDiverged` naming the step, the loss and ``hint`` (the likely fix,
+    a sentence) when the scalar ``value`` is NaN or infinite."""
     if not torch.isfinite(value):
         raise TrainingDiverged(
-            f"training diverged at step {step}: the {what} loss is {value.item()}. "
-            f"Likely fix: lower lr (now {lr:g}), or raise the smallest noise level "
-            f"(the loss of tiny sigmas is the stiffest)."
+            f"training diverged at step {step}: the {what} loss is {value.item()}. Likely fix: {hint}"
         )
+
+
+def _score_hint(lr: float) -> str:
+    return f"lower lr (now {lr:g}), or raise the smallest noise level (the loss of tiny sigmas is the stiffest)."
+
+
+def progress_bar(start: int, n_steps: int, progress: bool, desc: str):
+    """A tqdm bar over the steps ``start .. n_steps - 1`` (a resumed run starts part-way)."""
+    return tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc=desc)
 
 
 def _cosine(opt: torch.optim.Optimizer, lr: float, step: int, n_steps: int) -> None:
@@ -105,7 +128,9 @@ def _cosine(opt: torch.optim.Optimizer, lr: float, step: int, n_steps: int) -> N
         group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def _batch_sampler(data, batch_size: int, device: torch.device):
+def batch_sampler(data, batch_size: int, device: torch.device):
+    """A function ``draw(generator) -> (batch_size, ...)`` batch on ``device``: ``data.sample`` for a
+    dataset, uniform draws with replacement from the rows of a tensor."""
     if hasattr(data, "sample"):
         return lambda g: data.sample(batch_size, g).to(device)
     if isinstance(data, torch.Tensor):
@@ -178,25 +203,25 @@ def train_score(
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     dev = resolve_device(device)
     net.to(dev).train()
-    draw = _batch_sampler(data, batch_size, dev)
+    draw = batch_sampler(data, batch_size, dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(int(seed))
     stateful = {"model": net, "optimizer": opt}
-    state = _restore(checkpoint, resume, dev, g, stateful)
+    state = restore(checkpoint, resume, dev, g, stateful)
     history: list[float] = list(state["history"]) if state else []
     start = int(state["step"]) if state else 0
 
-    def snapshot(step: int) -> dict:
-        return _snapshot(step, g, stateful, history=history, loss_name=loss)
+    def state_at(step: int) -> dict:
+        return snapshot(step, g, stateful, history=history, loss_name=loss)
 
     t0 = time.perf_counter()
-    bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc=f"{loss} training")
+    bar = progress_bar(start, n_steps, progress, f"{loss} training")
     for step in bar:
         if lr_decay:
             _cosine(opt, lr, step, n_steps)
         x = draw(g)
         value = loss_fn(net, x, sigmas, g)
-        _check_finite(value, step, loss, lr)
+        check_finite(value, step, loss, _score_hint(lr))
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -204,12 +229,12 @@ def train_score(
         if progress and (step % 50 == 0 or step == n_steps - 1):
             bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4f}")
         if checkpoint is not None and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(checkpoint, snapshot(step + 1))
+            save_checkpoint(checkpoint, state_at(step + 1))
         if callback is not None:
             callback(step, history[-1])
     bar.close()
     if checkpoint is not None:
-        save_checkpoint(checkpoint, snapshot(n_steps))
+        save_checkpoint(checkpoint, state_at(n_steps))
     net.eval()
     return TrainResult(history=history, steps=n_steps, seconds=time.perf_counter() - t0)
 
@@ -267,32 +292,32 @@ def train_adversarial_score(
     dev = resolve_device(device)
     net.to(dev).train()
     disc.to(dev).train()
-    draw = _batch_sampler(data, batch_size, dev)
+    draw = batch_sampler(data, batch_size, dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr_disc, betas=(0.0, 0.9))
     g = torch.Generator().manual_seed(int(seed))
     res = AdversarialResult()
     stateful = {"model": net, "disc": disc, "optimizer": opt, "optimizer_disc": opt_d}
-    state = _restore(checkpoint, resume, dev, g, stateful)
+    state = restore(checkpoint, resume, dev, g, stateful)
     if state:
         res.dsm, res.score, res.disc = list(state["dsm"]), list(state["score"]), list(state["disc_loss"])
     start = int(state["step"]) if state else 0
 
-    def snapshot(step: int) -> dict:
-        return _snapshot(step, g, stateful, dsm=res.dsm, score=res.score, disc_loss=res.disc)
+    def state_at(step: int) -> dict:
+        return snapshot(step, g, stateful, dsm=res.dsm, score=res.score, disc_loss=res.disc)
 
     t0 = time.perf_counter()
-    bar = tqdm(range(start, n_steps), total=n_steps, initial=start, disable=not progress, desc="adversarial DSM")
+    bar = progress_bar(start, n_steps, progress, "adversarial DSM")
     for step in bar:
         _cosine(opt, lr, step, n_steps)
         for _ in range(n_disc):  # the critic's steps, each on a fresh batch
             loss_d = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam, part="disc")["disc"]
-            _check_finite(loss_d, step, "discriminator", lr_disc)
+            check_finite(loss_d, step, "discriminator", _score_hint(lr_disc))
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
         losses = adversarial_dsm_losses(net, disc, draw(g), sigmas, g, lam=lam, part="score")
-        _check_finite(losses["score"], step, "adversarial score", lr)
+        check_finite(losses["score"], step, "adversarial score", _score_hint(lr))
         opt.zero_grad(set_to_none=True)
         losses["score"].backward()
         opt.step()
@@ -302,12 +327,12 @@ def train_adversarial_score(
         if progress and (step % 50 == 0 or step == n_steps - 1):
             bar.set_postfix(dsm=f"{sum(res.dsm[-50:]) / len(res.dsm[-50:]):.4f}", disc=f"{res.disc[-1]:.3f}")
         if checkpoint is not None and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(checkpoint, snapshot(step + 1))
+            save_checkpoint(checkpoint, state_at(step + 1))
         if callback is not None:
             callback(step, {"dsm": res.dsm[-1], "score": res.score[-1], "disc": res.disc[-1]})
     bar.close()
     if checkpoint is not None:
-        save_checkpoint(checkpoint, snapshot(n_steps))
+        save_checkpoint(checkpoint, state_at(n_steps))
     net.eval()
     disc.eval()
     res.steps, res.seconds = n_steps, time.perf_counter() - t0
