@@ -2,6 +2,7 @@
 format, and `make nbval` fails when a notebook cell fails."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -160,7 +161,9 @@ def test_old_import_paths_warn_and_point_to_the_new_ones():
             assert getattr(gentoolkit.score, name) is getattr(new, name)
         # the warning points at the line that used the old path (stacklevel=2), not at gentoolkit
         # (stacklevel 1) or at whoever called this test (3)
-        assert rec[0].filename == __file__, rec[0].filename
+        # (mutmut's trampoline adds a frame, so under mutation testing the check cannot hold)
+        if "MUTANT_UNDER_TEST" not in os.environ:
+            assert rec[0].filename == __file__, rec[0].filename
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         gentoolkit.score.nothing  # noqa: B018
 
