@@ -1,0 +1,49 @@
+"""GANs on 2D data (issue 16).
+
+- :mod:`gentoolkit.gan.losses`: the loss zoo, ``losses.get(name)`` and ``losses.names()``
+  (minimax, ns, lsgan, hinge, wgan, the relativistic rsgan / rasgan / ralsgan / rahinge and
+  the f-GANs f:kl, f:reverse_kl, f:js, f:pearson, f:hellinger).
+- :mod:`gentoolkit.gan.regularizers`: weight clipping, gradient penalty, R1, spectral
+  normalization, feature matching, one-sided label smoothing, PacGAN packing, the
+  mixture-density GAN loss and discriminator rejection sampling.
+- :mod:`gentoolkit.gan.train`: the trainer.
+"""
+
+from gentoolkit.gan import losses, regularizers
+from gentoolkit.gan.losses import FGANLoss, GANLoss, f_gan
+from gentoolkit.gan.regularizers import (
+    DRSResult,
+    MDGANLoss,
+    clip_weights,
+    critic_features,
+    drs,
+    drs_accept_prob,
+    feature_matching_loss,
+    gradient_penalty,
+    label_smoothed_d_loss,
+    pack,
+    r1_penalty,
+    simplex_vertices,
+    spectral_normalize,
+)
+
+__all__ = [
+    "DRSResult",
+    "FGANLoss",
+    "GANLoss",
+    "MDGANLoss",
+    "clip_weights",
+    "critic_features",
+    "drs",
+    "drs_accept_prob",
+    "f_gan",
+    "feature_matching_loss",
+    "gradient_penalty",
+    "label_smoothed_d_loss",
+    "losses",
+    "pack",
+    "r1_penalty",
+    "regularizers",
+    "simplex_vertices",
+    "spectral_normalize",
+]
