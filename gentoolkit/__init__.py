@@ -18,6 +18,10 @@ and know no trainer):
   ODE log-likelihoods, exact mixture scores and continuous-time DSM.
 - :mod:`gentoolkit.metrics` - measurements: score error, effective noise, mode coverage,
   Markov-chain mixing, sliced Wasserstein distance.
+- :mod:`gentoolkit.divergences` - f-divergences (discrete, on a grid, between Gaussians),
+  Wasserstein-1, the parallel lines, GAN losses' optimal-critic values and their landscapes.
+- :mod:`gentoolkit.gan` - the GAN loss zoo (``gan.losses``), regularizers and tricks
+  (``gan.regularizers``).
 - :mod:`gentoolkit.train` - training loops with progress bars, divergence checks and atomic,
   exactly-resumable checkpoints.
 - :mod:`gentoolkit.plots` - static matplotlib figures (no widget code).
