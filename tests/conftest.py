@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -7,4 +9,6 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not CUDA, reason
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    # 2 by default; mutation testing runs two mutants at once on 2 cores and sets 1, since
+    # spinning OpenMP threads would burn the CPU time its timeouts count (.ci/mutation.py)
+    torch.set_num_threads(int(os.environ.get("GENTOOLKIT_TEST_THREADS", "2")))

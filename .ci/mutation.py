@@ -1,0 +1,163 @@
+"""Mutation testing of the numeric core (data, score, sampling, sde, metrics) that resumes
+across machines: `mutmut` keeps its verdicts in `mutants/`, which a fresh clone lacks, and a
+full run (about 4,200 mutants) takes longer than one sitting on 2 cores.
+
+    .venv/bin/python .ci/mutation.py run [--recheck] [--max-children N] [PATTERN ...]
+    .venv/bin/python .ci/mutation.py table [--list survived|timeout|"no tests"|"not checked"]
+
+`run` restores the committed verdicts (`.ci/mutmut/verdicts.json`) into `mutants/`, where
+mutmut keeps a verdict only while the mutated function's source hash is unchanged (an edited
+function is tested again), then runs mutmut and writes the verdicts back, also when it is
+interrupted (Ctrl-C): commit the file to keep them. `--recheck` forgets survivors and
+timeouts, for after new tests.
+
+Timeouts: mutmut limits a mutant's CPU time from the test durations it records, and those
+are 3-35 times shorter than the tests' real durations here (median 3x), so surviving mutants
+of slow tests were reported as timeouts. `run` therefore replaces the recorded durations with
+the measured ones in `.ci/mutmut/durations.json` (``pytest --durations=0``: setup + call +
+teardown per test; regenerate with `durations`) before the mutants run.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = ROOT / ".ci" / "mutmut"
+VERDICTS, DURATIONS = STORE / "verdicts.json", STORE / "durations.json"
+MUTANTS = ROOT / "mutants"
+MUTMUT = [sys.executable, "-m", "mutmut"]
+# one torch thread per mutant: two mutants run at once on 2 cores, and spinning OpenMP threads
+# would burn the CPU time that mutmut's timeouts count (tests/conftest.py reads the first)
+ENV = {**os.environ, "GENTOOLKIT_TEST_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+COLUMNS = ["killed", "timeout", "survived", "no tests", "not checked"]
+
+
+def status(code) -> str:
+    """mutmut's name for an exit code (killed, survived, timeout, no tests, not checked, ...)."""
+    from mutmut.stats import status_by_exit_code
+
+    return status_by_exit_code[code]
+
+
+def restore(recheck: bool) -> None:
+    if not VERDICTS.is_file():
+        return
+    for path, meta in json.loads(VERDICTS.read_text()).items():
+        target = MUTANTS / (path + ".meta")
+        if target.is_file():
+            continue  # a local run is further along than the stored one
+        codes = meta["exit_code_by_key"]
+        if recheck:
+            codes = {k: (None if status(v) in ("survived", "timeout") else v) for k, v in codes.items()}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        empty = {"type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}}
+        target.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": meta["hashes"], **empty}))
+
+
+def save() -> None:
+    out = {}
+    for meta in sorted(MUTANTS.glob("gentoolkit/**/*.py.meta")):
+        d = json.loads(meta.read_text())
+        out[str(meta.relative_to(MUTANTS))[: -len(".meta")]] = {
+            "exit_code_by_key": d["exit_code_by_key"],
+            "hashes": d["hash_by_function_name"],
+        }
+    STORE.mkdir(parents=True, exist_ok=True)
+    VERDICTS.write_text(json.dumps(out, indent=0, sort_keys=True) + "\n")
+
+
+def patch_durations() -> None:
+    stats = MUTANTS / "mutmut-stats.json"
+    if not (stats.is_file() and DURATIONS.is_file()):
+        return
+    d, measured = json.loads(stats.read_text()), json.loads(DURATIONS.read_text())
+    # a test missing from the measurement (new since) keeps mutmut's figure, scaled like the median
+    d["duration_by_test"] = {t: measured.get(t, 3.0 * v) for t, v in d["duration_by_test"].items()}
+    stats.write_text(json.dumps(d))
+
+
+def durations() -> None:
+    """Measure every test mutmut runs (its pytest options) and store setup + call + teardown."""
+    args = json.loads(json.dumps(_config().get("pytest_add_cli_args", [])))
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--durations=0", "-vv", *args, "tests"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    ).stdout
+    total: dict[str, float] = collections.Counter()
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d.]+)s (setup|call|teardown)\s+(\S+)", line)
+        if m:
+            total[m.group(3)] += float(m.group(1))
+    STORE.mkdir(parents=True, exist_ok=True)
+    DURATIONS.write_text(json.dumps(dict(sorted(total.items())), indent=0) + "\n")
+    print(f"{len(total)} tests, {sum(total.values()):.0f} s in all -> {DURATIONS.relative_to(ROOT)}")
+
+
+def _config() -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+
+
+def table(show: list[str]) -> None:
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    names: dict[str, list[str]] = collections.defaultdict(list)
+    source = json.loads(VERDICTS.read_text()) if VERDICTS.is_file() else {}
+    for path, meta in source.items():
+        module = path[: -len(".py")].replace("/", ".")
+        for key, code in meta["exit_code_by_key"].items():
+            counts[module][status(code)] += 1
+            names[status(code)].append(key)
+    columns = COLUMNS + sorted({s for c in counts.values() for s in c} - set(COLUMNS))
+    print("| module | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
+    for module in sorted(counts):
+        print(f"| {module} | " + " | ".join(str(counts[module][c]) for c in columns) + " |")
+    total = collections.Counter()
+    for c in counts.values():
+        total.update(c)
+    print("| all | " + " | ".join(str(total[c]) for c in columns) + " |")
+    for s in show:
+        print(f"\n{s}:", *sorted(names[s]), sep="\n  ")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "table", "durations"):
+        print(__doc__)
+        return 2
+    if argv[0] == "durations":
+        durations()
+        return 0
+    if argv[0] == "table":
+        show = [argv[i + 1] for i, a in enumerate(argv) if a == "--list" and i + 1 < len(argv)]
+        table(show)
+        return 0
+    rest = argv[1:]
+    recheck = "--recheck" in rest
+    rest = [a for a in rest if a != "--recheck"]
+    MUTANTS.mkdir(exist_ok=True)
+    restore(recheck)
+    try:
+        # pass 1 generates the mutants (merging the restored verdicts) and collects test stats;
+        # it matches no mutant, so it stops at its clean-test step, which is expected
+        subprocess.run([*MUTMUT, "run", "gentoolkit.no_such_module*"], cwd=ROOT, env=ENV, capture_output=True)
+        patch_durations()
+        return subprocess.run([*MUTMUT, "run", *rest], cwd=ROOT, env=ENV).returncode
+    finally:
+        save()
+        table([])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
