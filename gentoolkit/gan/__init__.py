@@ -26,6 +26,7 @@ from gentoolkit.gan.regularizers import (
     simplex_vertices,
     spectral_normalize,
 )
+from gentoolkit.gan.train import SETUPS, GANHistory, GANTrainer, train_gan  # noqa: F401 (re-exported)
 
 __all__ = [
     "DRSResult",

@@ -1,6 +1,6 @@
-"""Networks: ``ScoreMLP`` (a noise- or time-conditional MLP score model) and
-``MLPDiscriminator`` (an MLP critic) for low-dimensional data."""
+"""Networks: ``ScoreMLP`` (a noise- or time-conditional MLP score model), ``MLPDiscriminator``
+(an MLP critic) and ``MLPGenerator`` (an MLP generator) for low-dimensional data."""
 
-from gentoolkit.nets.mlp import FourierEmbedding, MLPDiscriminator, ScoreMLP
+from gentoolkit.nets.mlp import FourierEmbedding, MLPDiscriminator, MLPGenerator, ScoreMLP
 
-__all__ = ["FourierEmbedding", "MLPDiscriminator", "ScoreMLP"]
+__all__ = ["FourierEmbedding", "MLPDiscriminator", "MLPGenerator", "ScoreMLP"]

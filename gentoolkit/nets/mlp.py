@@ -130,3 +130,32 @@ class MLPDiscriminator(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a tensor of shape (n, {self.dim}), got {shape}")
         return self.net(x).squeeze(1)
+
+
+class MLPGenerator(nn.Module):
+    """G_theta(z): an MLP generator for low-dimensional data, z ~ N(0, I) of size ``latent_dim``.
+
+    ReLU hidden activations as in DCGAN-style generators (lectures 004) and a linear output
+    (the toy data are not confined to [-1, 1], so there is no tanh). ``latent_dim`` is an
+    attribute: :class:`gentoolkit.gan.GANTrainer` reads it to draw the noise.
+    """
+
+    def __init__(self, latent_dim: int = 2, dim: int = 2, hidden: int = 128, depth: int = 3, *, seed: int = 0):
+        super().__init__()
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.dim = positive_int("dim", dim)
+        hidden = positive_int("hidden", hidden)
+        depth = positive_int("depth", depth)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers: list[nn.Module] = [nn.Linear(self.latent_dim, hidden), nn.ReLU()]
+            for _ in range(depth - 1):
+                layers += [nn.Linear(hidden, hidden), nn.ReLU()]
+            layers.append(nn.Linear(hidden, self.dim))
+            self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor of shape (n, {self.latent_dim}), got {shape}")
+        return self.net(z)
