@@ -183,3 +183,21 @@ def test_score_error_runs_where_the_network_is_and_defaults_to_cuda_when_availab
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU is available"):
             score_error(net, toy2d.get("moons"), [0.3], device="cuda")
+
+
+def test_ssm_replayed_by_hand_with_a_nonlinear_score():
+    """The draws replayed (sigma index, z, then the default single v) and the Jacobian term in
+    closed form for s(x~) = tanh(W x~), whose Jacobian is diag(1 - s^2) W: catches x - sigma z
+    (same law, so only a replay sees it), sigma / z, s / v or g / v in the Jacobian-vector
+    product, and a default of more than one projection."""
+    W = torch.tensor([[0.7, -0.4], [0.9, 0.3]], dtype=torch.float64)
+    x = torch.randn(32, 2, generator=g(20), dtype=torch.float64)
+    sigmas = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    per = ssm_loss(lambda xx, s: torch.tanh(xx @ W.T), x, sigmas, g(21), reduction="none")
+    gen = g(21)
+    sigma = sigmas[torch.randint(2, (32,), generator=gen)]
+    z = torch.randn(32, 2, generator=gen, dtype=torch.float64)
+    v = torch.randn(32, 2, generator=gen, dtype=torch.float64)
+    s = torch.tanh((x + sigma[:, None] * z) @ W.T)
+    vjv = (v * (1 - s**2) * (v @ W.T)).sum(1)
+    torch.testing.assert_close(per, sigma**2 * (vjv + 0.5 * (s**2).sum(1)))

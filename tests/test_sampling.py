@@ -132,3 +132,106 @@ def test_bad_inputs():
         metropolis_hastings(lambda x: x, x0, 0.1, 5)
     with pytest.raises(ValueError, match=r"score_fn\(x\) must return a tensor of x's shape \(4, 2\)"):
         ula(lambda x: x[:, 0], x0, 0.1, 5)
+
+
+# ---------------------------------------------------------------- what mutation testing found
+def test_inverse_transform_is_seeded_keeps_dtype_and_checks_icdf():
+    """Replays the draw: u ~ U(0, 1) from the caller's generator in the requested dtype (catches
+    a draw from the global RNG, a dropped dtype, and a shape check that lets a wrong shape pass)."""
+    x = inverse_transform(lambda u: 3 * u, 5, g(1), dtype=torch.float64)
+    torch.testing.assert_close(x, 3 * torch.rand(5, generator=g(1), dtype=torch.float64), rtol=0, atol=0)
+    assert inverse_transform(lambda u: u, 4, g(1), dtype=torch.float32).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"icdf\(u\) must return a tensor of u's shape \(5,\)"):
+        inverse_transform(lambda u: u[:2], 5, g(1))
+    with pytest.raises(ValueError, match=r"icdf\(u\) must return a tensor of u's shape \(5,\)"):
+        inverse_transform(lambda u: u.tolist(), 5, g(1))
+    with pytest.raises(ValueError, match="^n must be a positive integer, got 0"):
+        inverse_transform(lambda u: u, 0)
+
+
+def test_inverse_transform_from_cdf_is_seeded_float64_and_checks_its_bracket():
+    """The quantiles of the caller's u, to tol in float64: a draw from the global RNG, float32
+    bisection (u itself in float32 already misses 1e-9) or an unchecked empty bracket fail."""
+    u = torch.rand(6, generator=g(2), dtype=torch.float64)
+    x = inverse_transform_from_cdf(torch.special.ndtr, 6, -10, 10, g(2))
+    assert x.dtype == torch.float64
+    torch.testing.assert_close(x, torch.special.ndtri(u), rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="need lo < hi, got lo=1, hi=1"):
+        inverse_transform_from_cdf(torch.special.ndtr, 6, 1, 1)
+    with pytest.raises(ValueError, match="^n must be a positive integer, got 0"):
+        inverse_transform_from_cdf(torch.special.ndtr, 0, -1, 1)
+
+
+LOG2 = math.log(2.0)
+
+
+def _rejection(n, gen, log_M=LOG2, **kw):
+    target, prop = torch.distributions.Normal(0.0, 1.0), torch.distributions.Normal(0.0, 2.0)
+    return rejection_sampling(
+        target.log_prob, lambda m, gg: 2.0 * torch.randn(m, generator=gg), prop.log_prob, log_M, n, gen, **kw
+    )
+
+
+def _replay_rejection(n, seed, log_M=LOG2):
+    gen, xs, have, proposed = g(seed), [], 0, 0
+    target, prop = torch.distributions.Normal(0.0, 1.0), torch.distributions.Normal(0.0, 2.0)
+    while have < n:
+        m = int(min(max(64, 1.2 * (n - have) * math.exp(log_M)), 1_000_000))
+        x = 2.0 * torch.randn(m, generator=gen)
+        keep = torch.log(torch.rand(m, generator=gen)) < target.log_prob(x) - prop.log_prob(x) - log_M
+        xs.append(x[keep])
+        have, proposed = have + int(keep.sum()), proposed + m
+    return torch.cat(xs)[:n], have, proposed
+
+
+@pytest.mark.parametrize(
+    "n, seed, rounds",
+    [(300, 5, 1), (10, 1, 1), (50, 58, 2), (50, 147, 1), (500_000, 6, 2)],
+    ids=["one-round", "smallest-round", "short-first-round", "exactly-n", "capped-round"],
+)
+def test_rejection_sampling_replays_its_rounds_exactly(n, seed, rounds):
+    """Rounds replayed by hand from the same generator: round sizes m = max(64, 1.2 (n - have) M)
+    capped at 10^6, proposals then uniforms from the caller's generator, accept log u < log ratio,
+    stop as soon as n are accepted. Catches a wrong round size, floor (n = 10 asks for 64) or cap,
+    a global-RNG draw, an extra round (have <= n: seed 147 accepts exactly n in its first round),
+    a count that restarts each round (have = ..., proposed = m: seed 58 needs two rounds; so does
+    n = 500,000, whose first round is the 10^6 cap)."""
+    r = _rejection(n, g(seed))
+    x, have, proposed = _replay_rejection(n, seed)
+    assert r.n_proposed == proposed and r.acceptance_rate == have / proposed
+    torch.testing.assert_close(r.x, x, rtol=0, atol=0)
+    first = int(min(max(64, 1.2 * n * 2.0), 1_000_000))
+    assert (proposed == first) == (rounds == 1)
+
+
+def test_rejection_sampling_errors_say_what_to_do():
+    """The bound check uses a slack of 1e-6 in log ratio (not 1.000001), suggests the log_M that
+    would hold, and the proposal cap stops with its message; n is named."""
+    with pytest.raises(ValueError, match=r"log_M=0.2 is too small.*use log_M >= 0\.693"):
+        _rejection(100, g(1), log_M=0.2)
+    with pytest.raises(ValueError, match=r"log_M=0.5 is too small"):  # violated by 0.19 < 1.000001
+        _rejection(100, g(1), log_M=0.5)
+    with pytest.raises(RuntimeError, match=r"rejection sampling proposed \d+ points and accepted \d+ < n=100"):
+        _rejection(100, g(1), log_M=30.0, max_proposals=100)
+    # the cap is "more than max_proposals": exactly max_proposals proposals still run on
+    r = _rejection(50, g(58), max_proposals=120)  # seed 58 needs a second round (see the replay test)
+    assert r.n_proposed > 120
+    with pytest.raises(ValueError, match="^n must be a positive integer, got 0"):
+        _rejection(0, g(1))
+
+
+def test_ula_step_replayed_by_hand_and_its_progress_bar(capsys):
+    """x <- x + lambda s(x) + sqrt(2 lambda) z with z from the caller's generator, replayed (a
+    minus sign before the noise has the same law, so only a replay catches it); the chain is kept
+    only when asked; the bar is labelled ULA; n_steps is named."""
+    x0 = torch.zeros(3, 2, dtype=torch.float64)
+    r = ula(score, x0, 0.1, 4, generator=g(9))
+    gen, x = g(9), x0.clone()
+    for _ in range(4):
+        x = x + 0.1 * score(x) + math.sqrt(0.2) * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(r.x, x, rtol=0, atol=1e-15)
+    assert r.chain is None
+    ula(score, x0, 0.1, 3, generator=g(9), progress=True)
+    assert "ULA" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="^n_steps must be a positive integer, got 0"):
+        ula(score, x0, 0.1, 0)

@@ -765,3 +765,34 @@ def test_scaled_score_feeds_the_net_unit_scale_inputs_and_divides_by_std():
             assert seen["t"] is t
     with pytest.raises(ValueError, match="data_std"):
         ScaledScore(VPSDE(), Recorder(), data_std=0.0)
+
+
+def test_sde_dsm_loss_with_its_own_t_eps_and_named_arguments():
+    """An explicit t_eps replaces the SDE's (replayed draws: catches an ignored t_eps); bad x,
+    t_eps and score outputs are named; ScaledScore's default data_std is 1 and its output keeps
+    x's dtype (a float64 t does not promote a float32 x)."""
+    sde, mix = VPSDE(), toy2d.get("8gaussians")
+    x = mix.sample(32, g(60)).double()
+    exact = mixture_score(mix, sde)
+    value = sde_dsm_loss(exact, x, g(61), sde=sde, t_eps=0.2)
+    gen = g(61)
+    t = 0.2 + (1 - 0.2) * torch.rand(32, generator=gen, dtype=F64)
+    z = torch.randn(32, 2, generator=gen, dtype=F64)
+    mean, std = sde.marginal_prob(x, t)
+    torch.testing.assert_close(value, 0.5 * ((std * exact(mean + std * z, t) + z) ** 2).sum(1).mean())
+    with pytest.raises(ValueError, match="^x must be a floating-point tensor"):
+        sde_dsm_loss(exact, torch.zeros(4, dtype=torch.long), sde=sde)
+    with pytest.raises(ValueError, match="^t_eps must be a finite number > 0"):
+        sde_dsm_loss(exact, x, sde=sde, t_eps=-1.0)
+    with pytest.raises(ValueError, match=r"^score_net\(x, t\) must return a tensor of x's shape"):
+        sde_dsm_loss(lambda xx, tt: xx[:, 0], x, sde=sde)
+
+    class Half(torch.nn.Module):
+        def forward(self, u, tt):
+            return 0.5 * u
+
+    xs, ts = torch.randn(8, 2, generator=g(62)), torch.full((8,), 0.4, dtype=F64)
+    torch.testing.assert_close(ScaledScore(sde, Half())(xs, ts), ScaledScore(sde, Half(), data_std=1.0)(xs, ts))
+    assert ScaledScore(sde, Half())(xs, ts).dtype == torch.float32
+    with pytest.raises(ValueError, match="^data_std must be a finite number > 0"):
+        ScaledScore(sde, Half(), data_std=0.0)

@@ -181,3 +181,19 @@ def test_bad_call_arguments():
         mix.sample(0)
     with pytest.raises(ValueError, match="sigma must be a finite float >= 0"):
         mix.sample(3, sigma=-1.0)
+
+
+def test_cov_is_exact_in_float64_and_names_sigma():
+    """sum_k w_k ((s_k^2 + sigma^2) I + mu_k mu_k^T) - m m^T to float64 precision (stds of 0.1
+    are not float32 numbers, so any float32 factor, e.g. an identity built without a dtype,
+    misses by ~1e-9); the bad sigma is named."""
+    means = [[0.0, 1.0], [2.0, -1.0], [-1.5, 0.5]]
+    stds, weights = [0.1, 0.3, 0.7], [0.2, 0.5, 0.3]
+    mix = Mixture2D(means, stds, weights)
+    mu, w, s = np.array(means), np.array(weights), np.array(stds)
+    m = w @ mu
+    for sigma in (0.0, 0.45):
+        ref = (w @ (s**2 + sigma**2)) * np.eye(2) + np.einsum("k,ki,kj->ij", w, mu, mu) - np.outer(m, m)
+        np.testing.assert_allclose(mix.cov(sigma).numpy(), ref, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="^sigma must be a finite float >= 0, got -1"):
+        mix.cov(-1)

@@ -159,7 +159,7 @@ def rejection_sampling(
         out.append(x[accept])
         have += int(accept.sum())
         proposed += m
-        if proposed > max_proposals:
+        if have < n and proposed > max_proposals:  # a round that reached n is kept
             raise RuntimeError(
                 f"rejection sampling proposed {proposed} points and accepted {have} < n={n}; M is too large"
             )

@@ -106,7 +106,7 @@ def ssm_loss(
     xt = (x + sb * z).detach().requires_grad_(True)
     with torch.enable_grad():
         s = call_score(score_net, xt, sigma, "score_net")
-        jvp = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        jvp = 0  # becomes a (n,) tensor on x's device and dtype at the first direction
         for _ in range(n_projections):  # over directions, not samples: each pass is batched
             v = randn(x.shape, generator, like=x)
             (g,) = torch.autograd.grad((s * v).sum(), xt, create_graph=True)
