@@ -58,9 +58,9 @@ SETUPS: dict[str, dict] = {
 }
 
 #: Regularizers of the critic's loss and their default weights (``reg_weight``):
-#: ``"gp"`` lambda E[(||grad C(x_hat)|| - 1)^2] on interpolates (WGAN-GP, lambda = 10, 002),
+#: ``"gp"`` lambda E[(||grad C(x_hat)|| - 1)^2] on interpolates (WGAN-GP, lambda = 10 as in 004, Alg. 1),
 #: ``"gp-one-sided"`` the same with max(0, ||grad|| - 1)^2, ``"r1"`` gamma / 2 E||grad C(x_r)||^2
-#: (003; gamma as reg_weight), ``"clip"`` clips every critic weight to [-c, c] after each
+#: (003; gamma = 1 covers the 2D grids in the tests), ``"clip"`` clips every critic weight to [-c, c] after each
 #: critic step (WGAN, c = 0.01, 002).
 REGULARIZERS: dict[str, float] = {"gp": 10.0, "gp-one-sided": 10.0, "r1": 1.0, "clip": 0.01}
 
