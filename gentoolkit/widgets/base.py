@@ -118,7 +118,7 @@ class Widget:
             raise ValueError(f"unknown control(s) {unknown}; this widget has {sorted(self.controls)}")
         with self.hold():
             for name, v in values.items():  # in order: a control may change another's range
-                self.controls[name].value = _checked(name, self.controls[name], v)
+                self.controls[name].value = checked_value(name, self.controls[name], v)
 
     def save(self, path) -> Path:
         """Write the current figure to ``path``: ``.html`` (always available; the readout is
@@ -162,7 +162,7 @@ class Widget:
         display(self.view)
 
 
-def _checked(name: str, control, value):
+def checked_value(name: str, control, value):
     """``value`` if control ``name`` can take it as given, else a ValueError/TypeError naming
     the control, the value and what it accepts."""
     options = getattr(control, "options", None)

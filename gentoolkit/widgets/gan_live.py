@@ -51,7 +51,7 @@ from gentoolkit.metrics import mode_stats
 from gentoolkit.nets import MLPDiscriminator, MLPGenerator
 from gentoolkit.train import TrainingDiverged
 from gentoolkit.widgets._plot import quiver
-from gentoolkit.widgets.base import Widget, _checked
+from gentoolkit.widgets.base import Widget, checked_value
 
 DRAWN = "drawn"
 DATASETS = [*toy2d.names(), DRAWN]
@@ -150,7 +150,7 @@ class GANLiveView(Widget):
             "steps_per_frame": W.IntSlider(min=1, max=50, description="steps/frame"),
         }
         for name, v in (("lr", lr), ("n_d", n_d), ("steps_per_frame", steps_per_frame)):
-            controls[name].value = _checked(name, controls[name], v)  # the base class's checks, named
+            controls[name].value = checked_value(name, controls[name], v)  # the base class's checks, named
         interval = positive_int("interval", interval)
         self.play = W.Play(
             value=0,
