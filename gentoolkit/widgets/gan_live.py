@@ -110,6 +110,19 @@ class GANLiveView(Widget):
     :class:`~gentoolkit.gan.train.GANTrainer` (None while fewer than 2 points are drawn).
     """
 
+    @staticmethod
+    def _settings(v: dict) -> dict:
+        """The trainer's controls from the widget's values (one lr for both networks)."""
+        reg = None if v["regularizer"] == NO_REG else v["regularizer"]
+        return {
+            "loss": v["loss"],
+            "regularizer": reg,
+            "reg_weight": v["reg_weight"] if reg else None,
+            "lr_g": v["lr"],
+            "lr_d": v["lr"],
+            "n_d": v["n_d"],
+        }
+
     def __init__(
         self,
         dataset: str = "8gaussians",
@@ -213,17 +226,11 @@ class GANLiveView(Widget):
             self._set_real(self.mixture.sample(self.n_points, torch.Generator().manual_seed(self.seed)))
         self.trainer = None
         if self.mixture is not None or len(self._drawn) >= 2:
-            reg = None if v["regularizer"] == NO_REG else v["regularizer"]
             self.trainer = GANTrainer(
                 self.mixture if self.mixture is not None else self._drawn,
                 self.generator,
                 self.critic,
-                loss=v["loss"],
-                regularizer=reg,
-                reg_weight=v["reg_weight"] if reg else None,
-                lr_g=v["lr"],
-                lr_d=v["lr"],
-                n_d=v["n_d"],
+                **self._settings(v),
                 n_eval=self.n_points,
                 log_every=LOG_EVERY,
                 seed=self.seed,
@@ -320,15 +327,7 @@ class GANLiveView(Widget):
             return
         self._blocked = False
         if self.trainer is not None:
-            reg = None if v["regularizer"] == NO_REG else v["regularizer"]
-            self.trainer.configure(
-                loss=v["loss"],
-                regularizer=reg,
-                reg_weight=v["reg_weight"] if reg else None,
-                lr_g=v["lr"],
-                lr_d=v["lr"],
-                n_d=v["n_d"],
-            )
+            self.trainer.configure(**self._settings(v))
         step = self.trainer.steps if self.trainer is not None else 0
         text = ", ".join(f"{_SETTINGS[k]} {_fmt(old[k])} → {_fmt(v[k])}" for k in changed if k in _SETTINGS)
         self._changes.append((step, text))
