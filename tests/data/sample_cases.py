@@ -1,18 +1,17 @@
-"""Write tests/data/sample_reference.pt: the output of every method of
-``gentoolkit.sde.sample`` for fixed generators, made with the solvers as they were before
-the rewrite of issue 10 (commit 26c6c24), so that tests/test_sde_reference.py can show the
-rewrite bit-identical. Run from the repository root: ``python tests/data/make_sample_reference.py``.
-Only elementwise exact scores are used (no matmul), so the numbers do not depend on BLAS.
+"""The cases of tests/test_sde_reference.py: every method of ``gentoolkit.sde.sample`` on
+points and images, for fixed generators, with what each run returns (samples, NFE, time grid,
+callback path, GGF's statistics). Only elementwise exact scores are used (no matmul), so the
+numbers do not depend on BLAS.
 
-They do depend on the SIMD kernels torch dispatches to (its CPU capability: a batch reduction
-sums in another order with wider vectors, and GGF's adaptive step carries the last bit along).
-sample_reference.pt was recorded with AVX2 kernels; for another capability the script writes
-only the cases that differ, to sample_reference_<capability>.pt. To record one, run the old
-solvers with this script and force the kernels, e.g.
-``git worktree add /tmp/old 26c6c24 && ATEN_CPU_CAPABILITY=avx512 PYTHONPATH=/tmp/old python
-tests/data/make_sample_reference.py``."""
+``python tests/data/sample_cases.py OUT.pt`` saves every case's output from the ``gentoolkit``
+first on ``sys.path``: the test runs it on the solvers as they were before the rewrite of
+issue 10 (commit 26c6c24, taken from git) and compares with the current solvers, bit for bit,
+on the same machine. (Bits depend on the machine: torch's SIMD kernels sum in another order
+on other CPUs, and GGF's adaptive step carries the last bit along, so a reference recorded on
+one machine does not hold on another; the old and the new code agree on each.)"""
 
-from pathlib import Path
+import os
+import sys
 
 import torch
 
@@ -73,36 +72,12 @@ def run(sde_name, shape_name, method, options, denoise):
     return out
 
 
-BASE_CAPABILITY = "AVX2"
-
-
-def reference_path(capability: str) -> Path:
-    name = "sample_reference.pt" if capability == BASE_CAPABILITY else f"sample_reference_{capability}.pt"
-    return Path(__file__).with_name(name)
-
-
-def load_reference(capability: str) -> tuple[dict, bool]:
-    """The reference for one CPU capability, and whether one was recorded for it."""
-    ref = torch.load(reference_path(BASE_CAPABILITY), weights_only=True)
-    path = reference_path(capability)
-    if capability != BASE_CAPABILITY and path.exists():
-        ref.update(torch.load(path, weights_only=True))
-    return ref, capability == BASE_CAPABILITY or path.exists()
-
-
-def main():
-    ref = {}
-    for c in cases():
-        for denoise in (True, False):
-            ref[key(*c, denoise)] = run(*c, denoise)
-    capability = torch.backends.cpu.get_cpu_capability()
-    if capability != BASE_CAPABILITY:
-        base = torch.load(reference_path(BASE_CAPABILITY), weights_only=True)
-        ref = {k: v for k, v in ref.items() if any(not torch.equal(v[n], base[k][n]) for n in v)}
-    path = reference_path(capability)
-    torch.save(ref, path)
-    print(f"{len(ref)} cases written to {path} ({capability} kernels)")
+def main(out: str) -> None:
+    """Save every case's output, from whichever ``gentoolkit`` is first on the path."""
+    torch.set_num_threads(int(os.environ.get("GENTOOLKIT_TEST_THREADS", "1")))
+    torch.save({key(*c, d): run(*c, d) for c in cases() for d in (True, False)}, out)
+    print(sys.modules["gentoolkit"].__file__)  # the test checks that the old code ran
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])
