@@ -32,11 +32,47 @@ ROOT = Path(__file__).resolve().parents[1]
 STORE = ROOT / ".ci" / "mutmut"
 VERDICTS, DURATIONS = STORE / "verdicts.json", STORE / "durations.json"
 MUTANTS = ROOT / "mutants"
-MUTMUT = [sys.executable, "-m", "mutmut"]
+MUTMUT = [sys.executable, __file__, "mutmut"]  # mutmut's CLI, patched by no_grad_mutable()
 # one torch thread per mutant: two mutants run at once on 2 cores, and spinning OpenMP threads
 # would burn the CPU time that mutmut's timeouts count (tests/conftest.py reads the first)
 ENV = {**os.environ, "GENTOOLKIT_TEST_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 COLUMNS = ["killed", "timeout", "survived", "no tests", "not checked"]
+
+
+def no_grad_mutable() -> None:
+    """Let mutmut mutate functions decorated with ``@torch.no_grad()``.
+
+    mutmut skips every decorated function (copying it for its trampoline could repeat a
+    decorator's side effects, e.g. a route registration), which silently left ALS, CAS, every
+    SDE solver, ``sample``, ``mode_stats``, ``score_error`` and ``effective_noise`` unmutated.
+    ``torch.no_grad()`` has no such side effect, so for a function whose only decorators are
+    ``torch.no_grad()`` the skip rule is asked as if it had none; the trampoline and every
+    mutant keep the decorator."""
+    import libcst as cst
+    from mutmut.mutation.file_mutation import MutationVisitor
+
+    def is_no_grad(d: cst.Decorator) -> bool:
+        f = d.decorator.func if isinstance(d.decorator, cst.Call) else None
+        return (
+            isinstance(f, cst.Attribute)
+            and f.attr.value == "no_grad"
+            and isinstance(f.value, cst.Name)
+            and f.value.value == "torch"
+        )
+
+    skip = MutationVisitor._skip_node_and_children
+
+    def patched(self, node):
+        if isinstance(node, cst.FunctionDef) and node.decorators and all(map(is_no_grad, node.decorators)):
+            saved = node.decorators
+            object.__setattr__(node, "decorators", ())  # libcst nodes are frozen; the same node keeps its metadata
+            try:
+                return skip(self, node)
+            finally:
+                object.__setattr__(node, "decorators", saved)
+        return skip(self, node)
+
+    MutationVisitor._skip_node_and_children = patched
 
 
 def status(code) -> str:
@@ -133,6 +169,13 @@ def table(show: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["mutmut"]:  # mutmut's own CLI with the patch above (what `run` calls)
+        from mutmut.__main__ import cli
+
+        no_grad_mutable()
+        sys.argv = argv
+        cli()
+        return 0
     if not argv or argv[0] not in ("run", "table", "durations"):
         print(__doc__)
         return 2
