@@ -278,3 +278,40 @@ def test_long_runs_show_a_progress_bar_and_short_ones_do_not(capsys):
     assert "MH" in capsys.readouterr().err
     with pytest.raises(TypeError, match="progress must be True, False or None"):
         cas(point_mass, x0, SIGMAS, 2e-3, progress="yes")
+
+
+def test_cas_replayed_by_hand():
+    """Alg. 5 written out for three levels on float64 data with a nonlinear score, bit for bit:
+    x <- x + eta sigma_i^2 s(x, sigma_i) + beta_i sigma_{i+1} z, no noise and no draw after
+    the last level (the generator is left as after L - 1 draws), then the EDS by default.
+    Catches the default denoise, an extra draw at the last level and the score form running
+    through the EDS (Prop. 3: the same iterates, but not the same rounding)."""
+
+    def score(x, sigma):
+        return -x / (1 + sigma[:, None] ** 2) + 0.1 * torch.sin(3 * x)
+
+    sig = [1.0, 0.6, 0.3]
+    eps = 0.06
+    x0 = torch.randn(16, 2, generator=g(50), dtype=torch.float64)
+    seen, gen = [], g(51)
+    out = cas(score, x0, torch.tensor(sig, dtype=torch.float64), eps, generator=gen, callback=lambda i, s, x: seen.append((i, s, x)))
+    eta = eps / sig[-1] ** 2
+    beta = [math.sqrt(1 - (1 - eta) ** 2 / (sig[i + 1] / sig[i]) ** 2) for i in range(2)]
+    hand, x = g(51), x0
+    for i, s in enumerate(sig):
+        x = x + eta * s**2 * score(x, torch.full((16,), s, dtype=torch.float64))
+        if i < 2:
+            x = x + beta[i] * sig[i + 1] * torch.randn(16, 2, generator=hand, dtype=torch.float64)
+        assert seen[i][:2] == (i, s) and torch.equal(seen[i][2], x)
+    assert torch.equal(out, x + sig[-1] ** 2 * score(x, torch.full((16,), sig[-1], dtype=torch.float64)))
+    assert torch.equal(gen.get_state(), hand.get_state())
+    assert torch.equal(cas(score, x0, torch.tensor(sig, dtype=torch.float64), eps, generator=g(51), denoise=False), x)
+
+
+def test_cas_counts_one_score_call_per_level_for_its_bar(capsys):
+    """progress=None shows a bar past 300 score calls: CAS makes one per level."""
+    x0 = torch.randn(4, 2, generator=g(52), dtype=torch.float64)
+    cas(point_mass, x0, geometric_sigmas(5.0, 0.05, 300), 1e-3, generator=g(53), denoise=False)
+    assert capsys.readouterr().err == ""
+    cas(point_mass, x0, geometric_sigmas(5.0, 0.05, 301), 1e-3, generator=g(53), denoise=False)
+    assert "CAS" in capsys.readouterr().err

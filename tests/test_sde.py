@@ -447,6 +447,10 @@ def test_progress_bar_by_score_calls(capsys):
     assert "PC" in bar("pc", None, n_steps=160, n_corrector=1)  # 320 calls
     assert bar("pc", None, n_steps=150, n_corrector=1) == ""
     assert "EM" in bar("euler_maruyama", True, n_steps=3)
+    # every fixed-grid solver passes progress on and names its bar
+    for method, name in [("reverse_diffusion", "reverse diffusion"), ("ancestral", "ancestral"), ("pc", "PC (reverse_diffusion)")]:
+        assert bar(method, True, n_steps=3).lstrip("\r").startswith(f"{name}: "), method
+        assert bar(method, False, n_steps=400) == ""
     assert bar("euler_maruyama", False, n_steps=400) == ""
     # adaptive solvers: a bar over time, under None once more than 300 score calls are made
     assert "GGF" in bar("ggf", True, eps_rel=0.5)

@@ -203,8 +203,8 @@ def cas(
     beta = cas_betas(s, eps)
     _check_form(form)
     eta = eps / s[-1].item() ** 2
-    nxt = torch.cat([s[1:], torch.zeros(1, dtype=s.dtype)]).tolist()
     levels = s.tolist()
+    nxt = levels[1:] + [0.0]  # sigma_{i+1}, with sigma_{L+1} = 0
     for i in steps(len(levels), 1, progress, "CAS"):
         sigma = levels[i]
         noise = beta[i].item() * nxt[i]
