@@ -294,7 +294,14 @@ def test_cas_replayed_by_hand():
     eps = 0.06
     x0 = torch.randn(16, 2, generator=g(50), dtype=torch.float64)
     seen, gen = [], g(51)
-    out = cas(score, x0, torch.tensor(sig, dtype=torch.float64), eps, generator=gen, callback=lambda i, s, x: seen.append((i, s, x)))
+    out = cas(
+        score,
+        x0,
+        torch.tensor(sig, dtype=torch.float64),
+        eps,
+        generator=gen,
+        callback=lambda i, s, x: seen.append((i, s, x)),
+    )
     eta = eps / sig[-1] ** 2
     beta = [math.sqrt(1 - (1 - eta) ** 2 / (sig[i + 1] / sig[i]) ** 2) for i in range(2)]
     hand, x = g(51), x0

@@ -448,7 +448,11 @@ def test_progress_bar_by_score_calls(capsys):
     assert bar("pc", None, n_steps=150, n_corrector=1) == ""
     assert "EM" in bar("euler_maruyama", True, n_steps=3)
     # every fixed-grid solver passes progress on and names its bar
-    for method, name in [("reverse_diffusion", "reverse diffusion"), ("ancestral", "ancestral"), ("pc", "PC (reverse_diffusion)")]:
+    for method, name in [
+        ("reverse_diffusion", "reverse diffusion"),
+        ("ancestral", "ancestral"),
+        ("pc", "PC (reverse_diffusion)"),
+    ]:
         assert bar(method, True, n_steps=3).lstrip("\r").startswith(f"{name}: "), method
         assert bar(method, False, n_steps=400) == ""
     assert bar("euler_maruyama", False, n_steps=400) == ""
