@@ -1,14 +1,18 @@
 """Mixing between modes: ``mode_hops`` on hand-made chains with a known number of hops, and
-``within_mode_variance`` against closed forms."""
+``within_mode_variance`` against closed forms; ``autocorrelation`` and ``mean_squared_jump`` on
+hand-made chains (their statistical checks are in test_widgets.py)."""
 
 import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
 from gentoolkit.data import toy2d
-from gentoolkit.metrics import mode_hops, within_mode_variance
+from gentoolkit.metrics import autocorrelation, mean_squared_jump, mode_hops, within_mode_variance
 from gentoolkit.sampling import metropolis_hastings
+from tests.conftest import DEVICES
 
 MIX = toy2d.get("8gaussians")  # means 2 (cos k pi/4, sin k pi/4), std 0.25: "inside" is within 0.75
 
@@ -48,6 +52,23 @@ def test_mode_hops_uses_n_std():
     assert mode_hops(_chain(), MIX, n_std=5.0).tolist() == expected
 
 
+def test_mode_hops_default_is_three_stds():
+    """A state 3.5 stds (0.875) from mode 3 is outside it by default (n_std = 3) and inside at
+    n_std = 4, where the chain 2 -> there -> 2 hops twice."""
+    chain = torch.tensor([[_m(2)], [_m(3, 1 - 0.875 / 2)], [_m(2)]])
+    assert mode_hops(chain, MIX).tolist() == [0]
+    assert mode_hops(chain, MIX, n_std=4.0).tolist() == [2]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_mode_hops_takes_any_mixture_dtype_and_the_chain_device(device):
+    """``mixture`` is any object with means (K, d) and stds (K,), here in float32 (Mixture2D's
+    are float64), and a chain on the GPU is counted there: the hand-made chains keep their counts."""
+    mix32 = SimpleNamespace(means=MIX.means.float(), stds=MIX.stds.float())
+    hops = mode_hops(_chain().to(device), mix32)
+    assert hops.device.type == device and hops.tolist() == [n for _, n in CHAINS.values()]
+
+
 def test_mode_hops_is_symmetric_in_time():
     # a hop is a change in the sequence of modes visited, so running the chain backwards gives
     # the same count; an implementation that starts from the nearest mode of the first state,
@@ -65,7 +86,7 @@ def test_mode_hops_rejects_bad_input():
         mode_hops(torch.zeros(5, 3, 3), MIX)
     with pytest.raises(ValueError, match="chain"):
         mode_hops(torch.zeros(1, 3, 2), MIX)
-    with pytest.raises(ValueError, match="n_std"):
+    with pytest.raises(ValueError, match="^n_std must be a finite number > 0, got 0.0"):
         mode_hops(_chain(), MIX, n_std=0.0)
 
 
@@ -94,3 +115,30 @@ def test_within_mode_variance_rejects_bad_input():
         within_mode_variance(torch.zeros(4, 3), MIX)
     with pytest.raises(TypeError, match="samples"):
         within_mode_variance([[0.0, 0.0]], MIX)
+
+
+def test_autocorrelation_of_an_alternating_chain():
+    """First coordinate alternating 5 +- 1 in two chains in antiphase: pooled mean 5 and variance
+    1, so acf(k) = (-1)^k exactly; max_lag 10 is clipped to T - 1 = 3; the second coordinate (a
+    ramp) is not looked at."""
+    s = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    first = torch.stack([5 + s, 5 - s], 1)  # (T, n_chains)
+    ramp = torch.arange(8.0).view(4, 2)
+    acf = autocorrelation(torch.stack([first, ramp], -1), 10)
+    np.testing.assert_allclose(acf, [1.0, -1.0, 1.0, -1.0], rtol=0, atol=1e-12)
+
+
+def test_chain_checks_accept_two_states_and_name_the_shape_or_type():
+    """T = 2 states suffice (one 3-4-5 jump: mean squared jump 25); fewer axes, one state or a
+    non-tensor fail with the shape or the type named; max_lag is named."""
+    two = torch.tensor([[[0.0, 0.0]], [[3.0, 4.0]]])
+    assert mean_squared_jump(two) == 25.0
+    msg = r"^chain must be a tensor of shape \(T >= 2, n_chains, dim, \.\.\.\), got "
+    with pytest.raises(ValueError, match=msg + r"\(1, 3, 2\)$"):
+        mean_squared_jump(torch.zeros(1, 3, 2))
+    with pytest.raises(ValueError, match=msg + r"\(5, 3\)$"):
+        autocorrelation(torch.zeros(5, 3), 2)
+    with pytest.raises(ValueError, match=msg + "list$"):
+        autocorrelation([[[0.0]], [[1.0]]], 1)
+    with pytest.raises(ValueError, match="^max_lag must be a positive integer, got 0"):
+        autocorrelation(two, 0)

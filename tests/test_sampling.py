@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from gentoolkit.sampling import (
     mala,
     metropolis_hastings,
     rejection_sampling,
+    run_mcmc,
     ula,
 )
 from tests.conftest import DEVICES
@@ -149,6 +151,17 @@ def test_inverse_transform_is_seeded_keeps_dtype_and_checks_icdf():
         inverse_transform(lambda u: u, 0)
 
 
+def test_inverse_transform_from_cdf_keeps_the_bracket_ends_in_float64():
+    """Atoms at the ends of the bracket: cdf = 1 on [lo, hi] puts all the mass at lo, cdf = 0
+    below hi all of it at hi, so every sample is lo (resp. hi) to within tol. 0.1 and 0.3 are no
+    float32 numbers (off by 1.5e-9 and 1.2e-8 >> tol), so an end stored in float32 fails."""
+    lo, hi, tol = 0.1, 0.3, 1e-10
+    x = inverse_transform_from_cdf(torch.ones_like, 8, lo, hi, g(3), tol=tol)
+    assert (x - lo).abs().max() <= tol
+    x = inverse_transform_from_cdf(torch.zeros_like, 8, lo, hi, g(3), tol=tol)
+    assert (x - hi).abs().max() <= tol
+
+
 def test_inverse_transform_from_cdf_is_seeded_float64_and_checks_its_bracket():
     """The quantiles of the caller's u, to tol in float64: a draw from the global RNG, float32
     bisection (u itself in float32 already misses 1e-9) or an unchecked empty bracket fail."""
@@ -216,8 +229,27 @@ def test_rejection_sampling_errors_say_what_to_do():
     # the cap is "more than max_proposals": exactly max_proposals proposals still run on
     r = _rejection(50, g(58), max_proposals=120)  # seed 58 needs a second round (see the replay test)
     assert r.n_proposed > 120
+    # a round that passes the cap but reaches exactly n is kept (seed 147 accepts exactly 50 of 120)
+    r = _rejection(50, g(147), max_proposals=119)
+    assert r.n_proposed == 120 and r.x.shape == (50,)
     with pytest.raises(ValueError, match="^n must be a positive integer, got 0"):
         _rejection(0, g(1))
+
+
+def test_rejection_sampling_stops_after_ten_million_proposals_by_default():
+    """A target with far less mass than M assumes (e^-30 against M = 757,576) accepts nothing;
+    its rounds of int(1.2 M) = 909,091 proposals stop at the first total past the default
+    max_proposals = 10^7: 11 rounds, 10,000,001 proposals (0.25 s of CPU). In float64, so that
+    no uniform is exactly 0 (float32 draws 0 with probability 2^-24 each)."""
+    with pytest.raises(RuntimeError, match="^rejection sampling proposed 10000001 points and accepted 0 < n=1;"):
+        rejection_sampling(
+            lambda x: torch.full_like(x, -30.0),
+            lambda m, gg: torch.zeros(m, dtype=torch.float64),
+            torch.zeros_like,
+            math.log(757_576),
+            1,
+            g(0),
+        )
 
 
 def test_ula_step_replayed_by_hand_and_its_progress_bar(capsys):
@@ -232,6 +264,69 @@ def test_ula_step_replayed_by_hand_and_its_progress_bar(capsys):
     torch.testing.assert_close(r.x, x, rtol=0, atol=1e-15)
     assert r.chain is None
     ula(score, x0, 0.1, 3, generator=g(9), progress=True)
-    assert "ULA" in capsys.readouterr().err
+    assert re.search(r"(^|\r)ULA: ", capsys.readouterr().err)  # the label itself, not one containing it
     with pytest.raises(ValueError, match="^n_steps must be a positive integer, got 0"):
         ula(score, x0, 0.1, 0)
+
+
+def test_mala_on_a_linear_log_density_accepts_everything_and_replays(capsys):
+    """For log p(x) = c.x the Langevin proposal's asymmetry cancels p's ratio exactly: with
+    d = x' - x, log alpha = c.d - (|d + lam c|^2 - |d - lam c|^2) / (4 lam) = 0, so MALA accepts
+    every proposal and x <- x + lam c + sqrt(2 lam) z, replayed with z (then the uniforms of the
+    test) from the caller's generator. Catches a minus before the noise, a wrong acceptance rate
+    or per-chain rate (5 chains in 2D, so n_chains != dim), a lost callback, a chain kept by
+    default, and the bar's label; step_size and n_steps are named."""
+    c = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    lam, n_chains, n_steps = 0.1, 5, 4
+    x0 = torch.zeros(n_chains, 2, dtype=torch.float64)
+    seen = []
+    r = mala(lambda x: x @ c, x0, lam, n_steps, generator=g(10), callback=lambda k, x: seen.append(k))
+    gen, x = g(10), x0.clone()
+    for _ in range(n_steps):
+        x = x + lam * c + math.sqrt(2 * lam) * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        torch.rand(n_chains, generator=gen, dtype=torch.float64)  # the uniforms of the accept test
+    torch.testing.assert_close(r.x, x, rtol=0, atol=1e-14)
+    assert r.acceptance_rate == 1.0 and torch.equal(r.accepted, torch.ones(n_chains))
+    assert r.chain is None and seen == list(range(n_steps))
+    mala(lambda x: x @ c, x0, lam, 3, generator=g(10), progress=True)
+    assert re.search(r"(^|\r)MALA: ", capsys.readouterr().err)
+    with pytest.raises(ValueError, match="^step_size must be a finite number > 0, got 0.0"):
+        mala(log_prob, x0, 0.0, 5)
+    with pytest.raises(ValueError, match="^n_steps must be a positive integer, got 0"):
+        mala(log_prob, x0, 0.1, 0)
+
+
+class _Gauss:
+    """The correlated Gaussian as a ``run_mcmc`` target; its log_prob is detached (no autograd
+    through it), so MALA has to use ``score``."""
+
+    def log_prob(self, x):
+        return log_prob(x.detach())
+
+    def score(self, x):
+        return score(x)
+
+
+def test_run_mcmc_runs_each_sampler_at_proposal_noise_std_h(capsys):
+    """run_mcmc(name, target, x0, h) is MH at proposal_std h and ULA / MALA at the Langevin step
+    lambda = h^2 / 2 (0.125 for h = 0.5: noise std sqrt(2 lambda) = h), run from the caller's
+    generator with its callback, bar and keep_chain (on by default), MALA with target.score:
+    each chain equals the direct call's, state by state."""
+    t, x0 = _Gauss(), torch.zeros(6, 2, dtype=torch.float64)
+    direct = {
+        "MH": lambda gen: metropolis_hastings(t.log_prob, x0, 0.5, 5, generator=gen, keep_chain=True),
+        "ULA": lambda gen: ula(t.score, x0, 0.125, 5, generator=gen, keep_chain=True),
+        "MALA": lambda gen: mala(t.log_prob, x0, 0.125, 5, score_fn=t.score, generator=gen, keep_chain=True),
+    }
+    seen = []
+    for name, run in direct.items():
+        seen.clear()
+        r = run_mcmc(name, t, x0, 0.5, 5, generator=g(11), callback=lambda k, x: seen.append(k), progress=True)
+        ref = run(g(11))
+        assert torch.equal(r.chain, ref.chain) and r.acceptance_rate == ref.acceptance_rate, name
+        assert seen == list(range(5))
+        assert re.search(rf"(^|\r){name}: ", capsys.readouterr().err)
+    with pytest.raises(ValueError, match=r"^unknown sampler name='mh'; expected one of \('MH', 'ULA', 'MALA'\)$"):
+        run_mcmc("mh", t, x0, 0.5, 5)
+    with pytest.raises(ValueError, match="^proposal_std must be a finite number > 0, got 0.0"):
+        run_mcmc("MH", t, x0, 0.0, 5)

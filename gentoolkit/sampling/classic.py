@@ -113,7 +113,7 @@ def inverse_transform_from_cdf(
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     a = torch.full((n,), float(lo), dtype=torch.float64)
     b = torch.full((n,), float(hi), dtype=torch.float64)
-    for _ in range(max(1, math.ceil(math.log2((hi - lo) / tol)))):  # over halvings, not samples
+    for _ in range(math.ceil(math.log2((hi - lo) / tol))):  # over halvings, not samples; none if tol >= hi - lo
         mid = (a + b) / 2
         below = cdf(mid) < u
         a = torch.where(below, mid, a)
@@ -141,6 +141,8 @@ def rejection_sampling(
         proposal_log_prob: ``x -> log q(x)``.
         log_M: log of the bound M.
         n: number of samples wanted; proposals are drawn in vectorised rounds.
+        max_proposals: a RuntimeError stops the run after the first round that takes the
+            number of proposals past this while fewer than n are accepted (M far too large).
     """
     n = positive_int("n", n)
     out, proposed, have = [], 0, 0
