@@ -446,7 +446,7 @@ def test_progress_bar_by_score_calls(capsys):
     assert bar("euler_maruyama", None, n_steps=300) == ""
     assert "PC" in bar("pc", None, n_steps=160, n_corrector=1)  # 320 calls
     assert bar("pc", None, n_steps=150, n_corrector=1) == ""
-    assert "EM" in bar("euler_maruyama", True, n_steps=3)
+    assert bar("euler_maruyama", True, n_steps=3).lstrip("\r").startswith("EM: ")
     # every fixed-grid solver passes progress on and names its bar
     for method, name in [
         ("reverse_diffusion", "reverse diffusion"),

@@ -3,6 +3,8 @@ assignment 003 and the unrolled-GAN / VEEGAN literature)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from gentoolkit._checks import points, positive_float
@@ -33,7 +35,7 @@ def mode_stats(samples: torch.Tensor, mixture, *, n_std: float = 3.0, min_count:
         nz = p > 0
         kl = (p[nz] * (p[nz] / mixture.weights[nz]).log()).sum().item()
     else:
-        kl = float("inf")
+        kl = math.inf
     return {
         "modes": k,
         "covered": int((counts >= min_count).sum()),
