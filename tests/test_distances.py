@@ -47,3 +47,25 @@ def test_same_value_on_every_device(device):
     y = torch.randn(500, 3, generator=g(5), dtype=torch.float64) * 2
     ref = sliced_wasserstein(x, y, 16, g(6))
     assert sliced_wasserstein(x.to(device), y.to(device), 16, g(6)) == pytest.approx(ref, rel=1e-12)
+    # a generator on the device draws there, the same directions each time
+    dg = torch.Generator(device).manual_seed(7)
+    first = SlicedWasserstein(y.to(device), 16, dg)(x.to(device))
+    assert first == SlicedWasserstein(y.to(device), 16, dg.manual_seed(7))(x.to(device))
+
+
+def test_the_class_defaults_to_128_directions_promotes_and_names_its_arguments():
+    """SlicedWasserstein itself: 128 directions by default, a float64 sample against a float32
+    reference is promoted (the float32 directions and sorted reference cast exactly, so it
+    agrees with a float64 reference to float32 rounding of the directions), and a bad y,
+    n_projections or x is named."""
+    x = torch.randn(200, 3, generator=g(1), dtype=torch.float64)
+    y32 = torch.randn(200, 3, generator=g(2)) + 0.5
+    assert SlicedWasserstein(y32, generator=g(3))(x) == SlicedWasserstein(y32, 128, g(3))(x)
+    assert SlicedWasserstein(y32, generator=g(3))(x) != SlicedWasserstein(y32, 127, g(3))(x)
+    assert SlicedWasserstein(y32, 16, g(3))(x) == pytest.approx(SlicedWasserstein(y32.double(), 16, g(3))(x), rel=1e-6)
+    with pytest.raises(ValueError, match=r"^y must have shape \(n, d\)"):
+        SlicedWasserstein(torch.zeros(5))
+    with pytest.raises(ValueError, match="^n_projections must be a positive integer, got 0"):
+        SlicedWasserstein(y32, 0)
+    with pytest.raises(ValueError, match=r"^x must have shape \(n, d\)"):
+        SlicedWasserstein(y32)(torch.zeros(5))

@@ -32,7 +32,7 @@ class SlicedWasserstein:
         dev = generator.device if generator is not None else y.device
         u = torch.randn(y.shape[1], n_projections, generator=generator, dtype=torch.float64, device=dev)
         u = u.to(y.device, y.dtype)
-        self.u = u / u.norm(dim=0, keepdim=True)
+        self.u = u / u.norm(dim=0)
         self.shape, self.sorted = tuple(y.shape), _sorted_projections(y, self.u)
 
     @torch.no_grad()
@@ -42,7 +42,8 @@ class SlicedWasserstein:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {self.shape}")
         dtype = torch.promote_types(x.dtype, self.u.dtype)
         px = _sorted_projections(x.to(dtype), self.u.to(dtype))
-        return (px - self.sorted.to(dtype)).double().pow(2).mean().sqrt().item()
+        # px's dtype holds self.sorted's (y's), so the subtraction casts exactly
+        return (px - self.sorted).double().pow(2).mean().sqrt().item()
 
 
 def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_projections: int = 128, generator=None) -> float:
