@@ -31,6 +31,20 @@ def test_losses_match_eq_8_4_and_8_5_by_hand():
     torch.testing.assert_close(out["dsm"], dsm_loss(net, x, SIGMAS, g(2)))  # the same DSM term
     torch.testing.assert_close(out["disc"], ((disc(x) - 1) ** 2).mean() + ((disc(h) + 1) ** 2).mean())
     torch.testing.assert_close(out["score"], ((disc(h) - 1) ** 2).mean() + 2.5 * dsm)
+    # lambda defaults to 1, the value App. C.2 found best
+    torch.testing.assert_close(
+        adversarial_dsm_losses(net, disc, x, SIGMAS, g(2))["score"], ((disc(h) - 1) ** 2).mean() + dsm
+    )
+
+
+def test_bad_x_and_a_bad_score_net_are_named():
+    """A batch that is not (n, ...) floating point names x, and a score net that returns the
+    wrong shape is named score_net (not the generic score_fn)."""
+    net, disc = ScoreMLP(hidden=16, depth=1), MLPDiscriminator(hidden=16, depth=1)
+    with pytest.raises(ValueError, match="^x must be a floating-point tensor"):
+        adversarial_dsm_losses(net, disc, torch.zeros(4), SIGMAS)
+    with pytest.raises(ValueError, match=r"^score_net\(x, sigma\) must return a tensor of x's shape"):
+        adversarial_dsm_losses(lambda x, s: x[:, :1], disc, torch.zeros(4, 2), SIGMAS)
 
 
 def test_discriminator_loss_does_not_reach_the_score_network():

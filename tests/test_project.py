@@ -147,11 +147,25 @@ def test_no_module_imports_another_modules_private_names():
                 assert not private, f"{path.relative_to(ROOT)} imports {private} from {node.module}"
 
 
-def test_old_import_paths_warn_and_point_to_the_new_ones():
+def test_old_import_paths_warn_and_point_to_the_new_ones(monkeypatch):
+    import warnings
+
     import gentoolkit.metrics
     import gentoolkit.sampling
     import gentoolkit.score
 
+    # the warning must point at the frame that called the code that warns (stacklevel=2): the
+    # line that used the old path, not gentoolkit (stacklevel 1) or one frame further out (3).
+    # A spy on warnings.warn records that frame, so the check also holds under mutation
+    # testing, where mutmut's trampoline (two frames) sits between this test and gentoolkit
+    real_warn, callers = warnings.warn, []
+
+    def spy(message, category=None, stacklevel=1, **kw):
+        frame = sys._getframe(2)  # 0: spy, 1: the code that warns, 2: its caller
+        callers.append((frame.f_code.co_filename, frame.f_lineno))
+        real_warn(message, category, stacklevel + 1, **kw)
+
+    monkeypatch.setattr(warnings, "warn", spy)
     for name, new in (
         ("als", gentoolkit.sampling),
         ("geometric_sigmas", gentoolkit.sampling),
@@ -159,10 +173,8 @@ def test_old_import_paths_warn_and_point_to_the_new_ones():
     ):
         with pytest.warns(DeprecationWarning, match=f"gentoolkit.score.{name} moved to {new.__name__}.{name}") as rec:
             assert getattr(gentoolkit.score, name) is getattr(new, name)
-        # the warning points at the line that used the old path (stacklevel=2), not at gentoolkit
-        # (stacklevel 1) or at whoever called this test (3)
-        # (mutmut's trampoline adds a frame, so under mutation testing the check cannot hold)
-        if "MUTANT_UNDER_TEST" not in os.environ:
+        assert (rec[0].filename, rec[0].lineno) == callers[-1]
+        if "MUTANT_UNDER_TEST" not in os.environ:  # no trampoline: the caller is this test
             assert rec[0].filename == __file__, rec[0].filename
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         gentoolkit.score.nothing  # noqa: B018

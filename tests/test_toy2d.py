@@ -197,3 +197,81 @@ def test_cov_is_exact_in_float64_and_names_sigma():
         np.testing.assert_allclose(mix.cov(sigma).numpy(), ref, rtol=0, atol=1e-15)
     with pytest.raises(ValueError, match="^sigma must be a finite float >= 0, got -1"):
         mix.cov(-1)
+
+
+def test_prob_defaults_to_the_data_density():
+    """prob(x) without sigma is the unsmoothed density: one N(0, 0.5^2 I) has 1 / (2 pi 0.25)
+    at its mean."""
+    mix = Mixture2D([[0.0, 0.0]], 0.5)
+    assert mix.prob(torch.zeros(1, 2, dtype=torch.float64)).item() == pytest.approx(1 / (2 * math.pi * 0.25), rel=1e-12)
+
+
+def test_builders_are_named_by_their_registry_key():
+    for name in toy2d.names():
+        assert toy2d.get(name).name == name
+
+
+def test_grid_names_a_bad_n():
+    with pytest.raises(ValueError, match="^n must be a positive integer, got 0"):
+        toy2d.grid((0.0, 1.0, 0.0, 1.0), 0)
+
+
+def _rows(t):
+    return sorted(map(tuple, t.tolist()))
+
+
+def test_twentyfive_gaussians_is_a_5x5_grid_of_equal_modes():
+    """Means exactly spacing * (i, j), i, j in -2..2, in float64 (0.3 is not a float32 number,
+    so a grid built in float32 misses by ~1e-8); spacing 1 and std 0.1 by default; weights 1/25."""
+    mix = toy2d.twentyfive_gaussians()
+    assert _rows(mix.means) == [(float(i), float(j)) for i in range(-2, 3) for j in range(-2, 3)]
+    assert mix.stds.tolist() == [0.1] * 25
+    torch.testing.assert_close(mix.weights, torch.full((25,), 1 / 25, dtype=torch.float64), rtol=0, atol=1e-15)
+    mix = toy2d.twentyfive_gaussians(spacing=0.3, std=0.2)
+    assert _rows(mix.means) == [(0.3 * i, 0.3 * j) for i in range(-2, 3) for j in range(-2, 3)]
+    assert mix.stds.tolist() == [0.2] * 25
+
+
+def test_swissroll_follows_the_spiral_r_equals_t_over_five():
+    """The documented spiral r = t, t in [1.5 pi, 4.5 pi], scaled by 1/5: its two ends are the
+    first and last means to float64 precision, every mean lies within 1e-5 of it (the chain is
+    resampled from a 2000-point polyline, whose chords miss the spiral by ~8e-6), consecutive
+    means are the given spacing apart (to 1e-3: the chain's length is rounded to whole steps),
+    and the std is 0.1 by default."""
+    mix = toy2d.swissroll()
+    mu = mix.means
+    for t, end in ((1.5 * math.pi, mu[0]), (4.5 * math.pi, mu[-1])):
+        ref = torch.tensor([t * math.cos(t), t * math.sin(t)], dtype=torch.float64) / 5
+        torch.testing.assert_close(end, ref, rtol=0, atol=1e-12)
+    r, theta = 5 * mu.norm(dim=1), torch.atan2(mu[:, 1], mu[:, 0])
+    turns = (r - theta) / (2 * math.pi)  # r = t and theta = t mod 2 pi: a whole number of turns
+    assert ((turns - turns.round()).abs() * 2 * math.pi / 5 < 1e-5).all()
+    assert ((r > 1.5 * math.pi - 1e-9) & (r < 4.5 * math.pi + 1e-9)).all()
+    gaps = (mu[1:] - mu[:-1]).norm(dim=1)
+    assert ((gaps - 0.15).abs() < 1e-3).all()
+    assert ((toy2d.swissroll(spacing=0.1).means.diff(dim=0).norm(dim=1) - 0.1).abs() < 1e-3).all()
+    assert mix.stds.tolist() == [0.1] * mix.n_components
+
+
+def test_checkerboard_tiles_the_eight_filled_squares_with_cell_centres():
+    """The documented geometry: per_side^2 components at the cell centres ((a + 1/2) / per_side,
+    (b + 1/2) / per_side) of each filled unit square [i, i + 1] x [j, j + 1], i + j even, of
+    [-2, 2]^2, equal weights; std 0.12 and per_side 4 by default. per_side = 3 gives centres
+    that are not float32 numbers, so a float32 construction misses by ~1e-8."""
+    filled = [(-2, -2), (-2, 0), (-1, -1), (-1, 1), (0, -2), (0, 0), (1, -1), (1, 1)]
+    for per_side, mix in ((4, toy2d.checkerboard()), (3, toy2d.checkerboard(per_side=3))):
+        assert mix.n_components == 8 * per_side**2
+        corner = mix.means.floor()
+        assert sorted(set(_rows(corner))) == sorted((float(i), float(j)) for i, j in filled)
+        centres = torch.tensor(
+            [((a + 0.5) / per_side, (b + 0.5) / per_side) for a in range(per_side) for b in range(per_side)],
+            dtype=torch.float64,
+        )
+        for c in filled:
+            inside = (corner == torch.tensor(c, dtype=torch.float64)).all(1)
+            offsets = mix.means[inside] - torch.tensor(c, dtype=torch.float64)
+            torch.testing.assert_close(
+                offsets.new_tensor(_rows(offsets)), centres.new_tensor(_rows(centres)), rtol=0, atol=1e-12
+            )
+        assert mix.stds.tolist() == [0.12] * mix.n_components
+        assert torch.equal(mix.weights, torch.full_like(mix.weights, mix.weights[0].item()))

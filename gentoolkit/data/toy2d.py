@@ -172,7 +172,7 @@ class Mixture2D:
         sigma = _float("sigma", sigma)
         m = self.mean()
         v = self.weights @ (self.stds**2 + sigma**2)
-        second = torch.einsum("k,ki,kj->ij", self.weights, self.means, self.means)
+        second = self.means.T @ (self.weights[:, None] * self.means)  # sum_k w_k mu_k mu_k^T
         return v * torch.eye(2, dtype=torch.float64) + second - torch.outer(m, m)
 
     def bounds(self, margin: float = 3.0, sigma: float = 0.0) -> tuple[float, float, float, float]:
@@ -231,8 +231,7 @@ def eight_gaussians(radius: float = 2.0, std: float = 0.25) -> Mixture2D:
 def twentyfive_gaussians(spacing: float = 1.0, std: float = 0.1) -> Mixture2D:
     """A 5 x 5 grid of equal Gaussians (the grid benchmark of assignment 003)."""
     g = torch.arange(-2, 3, dtype=torch.float64) * spacing
-    xx, yy = torch.meshgrid(g, g, indexing="ij")
-    return Mixture2D(torch.stack([xx.flatten(), yy.flatten()], 1), std, name="25gaussians")
+    return Mixture2D(torch.cartesian_prod(g, g), std, name="25gaussians")
 
 
 def ring(radius: float = 2.0, std: float = 0.1, n_components: int = 64) -> Mixture2D:
@@ -259,13 +258,13 @@ def swissroll(std: float = 0.1, spacing: float = 0.15) -> Mixture2D:
 
 
 def checkerboard(std: float = 0.12, per_side: int = 4) -> Mixture2D:
-    """The 4 x 4 checkerboard on [-2, 2]^2 (8 filled unit squares), each square tiled by a
-    ``per_side`` x ``per_side`` grid of components."""
+    """The 4 x 4 checkerboard on [-2, 2]^2: the 8 filled unit squares are [i, i + 1] x [j, j + 1]
+    with i + j even ([-2, -1]^2 is one), each tiled by a ``per_side`` x ``per_side`` grid of
+    components at the centres of its cells."""
     offs = (torch.arange(per_side, dtype=torch.float64) + 0.5) / per_side
-    ox, oy = torch.meshgrid(offs, offs, indexing="ij")
-    tile = torch.stack([ox.flatten(), oy.flatten()], 1)
+    tile = torch.cartesian_prod(offs, offs)
     corners = [(i, j) for i in range(-2, 2) for j in range(-2, 2) if (i + j) % 2 == 0]
-    pts = torch.cat([tile + torch.tensor(c, dtype=torch.float64) for c in corners])
+    pts = torch.cat([tile + tile.new_tensor(c) for c in corners])
     return Mixture2D(pts, std, name="checkerboard")
 
 
