@@ -87,7 +87,7 @@ def log_likelihood(
     generator: torch.Generator | None = None,
     progress: bool | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """log p_{t_eps}(x) per sample through the probability-flow ODE, and the NFE.
+    """log p_{t_eps}(x) per sample (x's dtype and device) through the probability-flow ODE, and the NFE.
 
     The divergence is exact (``exact_divergence=True``, default for dimension <= 16, e.g. 2D)
     or Hutchinson's unbiased estimate with ``n_probes`` Gaussian probes held fixed along the
@@ -123,4 +123,4 @@ def log_likelihood(
     finally:
         bar.close()
     xT, delta = torch.from_numpy(y[:-n]).reshape(shape), torch.from_numpy(y[-n:])
-    return (sde.prior_logp(xT) + delta).to(x.dtype), nfe[0]
+    return (sde.prior_logp(xT) + delta).to(device=x.device, dtype=x.dtype), nfe[0]
