@@ -4,6 +4,7 @@ recursions, no sampling noise), the exact probability-flow map of Gaussian data,
 stationary law of the Langevin corrector. Every statistical tolerance is a number of
 standard errors (said where), plus an offset only where one is derived."""
 
+import copy
 import functools
 import inspect
 import math
@@ -171,6 +172,60 @@ def test_bad_inputs():
         sde.discretize(torch.zeros(3, 2), 0.5, -0.1)
 
 
+def test_defaults_repr_and_named_parameter_errors():
+    """The defaults sigma_min = 0.01 (001, Sec. 10.3.2), beta_min = 0.1 and beta_max = 20 (001,
+    Sec. 10.3.3) and sigma_max = 50 (Song et al.'s CIFAR-10 value) show in the repr, which names
+    the subclass; each bad parameter is named at the start of its error, and equal bounds fail."""
+    assert repr(VESDE()) == "VESDE(sigma_min=0.01, sigma_max=50)"
+    assert repr(VPSDE()) == "VPSDE(beta_min=0.1, beta_max=20)"
+    assert repr(SubVPSDE(0.2, 10.0)) == "SubVPSDE(beta_min=0.2, beta_max=10)"
+    for make, name in (
+        (lambda: VESDE(0.0, 1.0), "sigma_min"),
+        (lambda: VESDE(0.01, math.inf), "sigma_max"),
+        (lambda: VPSDE(0.1, 0.0), "beta_max"),
+    ):
+        with pytest.raises(ValueError, match=f"^{name} must be a finite number > 0"):
+            make()
+    with pytest.raises(ValueError, match=r"^sigma_max must be > sigma_min, got sigma_min=0.5, sigma_max=0.5"):
+        VESDE(0.5, 0.5)
+    with pytest.raises(ValueError, match=r"^beta_max must be > beta_min, got beta_min=2.0, beta_max=2.0"):
+        VPSDE(2.0, 2.0)
+
+
+@pytest.mark.parametrize("sde", SDES, ids=IDS)
+def test_discretize_per_sample_times_zero_step_and_bad_h(sde):
+    """A 1-D tensor of times gives, row by row, the step of each float time (steps that would
+    start before 0 start at 0); a step of h = 0 is the identity (F = G = 0); a negative h is
+    named. SMLD's chain is exact: G^2 = std(t)^2 - std(max(t - h, 0))^2 of the kernel."""
+    t = torch.tensor([0.6, 0.05, 0.3, 0.0], dtype=F64)
+    x = torch.randn(4, 1, 2, 2, generator=g(7), dtype=F64)  # image-shaped: (n, c, h, w)
+    F, G = sde.discretize(x, t, 0.1)
+    for i, ti in enumerate(t.tolist()):
+        Fi, Gi = sde.discretize(x[i : i + 1], ti, 0.1)
+        torch.testing.assert_close((F[i : i + 1], G[i : i + 1]), (Fi, Gi), rtol=1e-12, atol=0.0)
+    if isinstance(sde, VESDE):
+        s_now = sde.marginal_prob(x, t)[1]
+        s_prev = sde.marginal_prob(x, (t - 0.1).clamp_min(0))[1]
+        torch.testing.assert_close(G**2, s_now**2 - s_prev**2, rtol=1e-12, atol=1e-15)
+    for tt in (t, 0.4):
+        F0, G0 = sde.discretize(x, tt, 0.0)
+        assert torch.equal(F0, torch.zeros_like(x)) and torch.equal(G0, torch.zeros(4, 1, 1, 1, dtype=F64))
+    for tt in (t, 0.4):
+        with pytest.raises(ValueError, match="^h must be a finite number >= 0, got -0.1"):
+            sde.discretize(x, tt, -0.1)
+
+
+@pytest.mark.parametrize("sde", SDES, ids=IDS)
+def test_kernel_std_is_positive_and_prior_logp_takes_one_sample(sde):
+    """std(t) is a standard deviation: > 0 on (0, 1] (catches a sign slip, invisible in std^2);
+    prior_logp of a batch of one sample is the Gaussian log-density (reads d from that sample)."""
+    std = sde.marginal_prob(torch.ones(5, 2, dtype=F64), torch.tensor([1e-3, 0.1, 0.5, 0.9, 1.0], dtype=F64))[1]
+    assert (std > 0).all(), std
+    z = torch.tensor([[0.3, -1.2, 2.0]], dtype=F64)
+    ref = torch.distributions.Normal(0.0, sde.prior_std()).log_prob(z).sum(1)
+    torch.testing.assert_close(sde.prior_logp(z), ref)
+
+
 # ---------------------------------------------------------------------- discrete chains
 def _chain_error(sde, t, h):
     """|mean| + |variance| error of one forward chain step from x(t - h) ~ p_0(t-h)(. | MU) to t."""
@@ -289,6 +344,24 @@ def test_em_moments_converge_to_the_exact_law_at_first_order():
     lim = (MU, m * S**2 / math.sqrt(v))
     err = [math.dist(em_gaussian_moments(sde, MU, S, n), lim) for n in (200, 400, 800)]
     assert 0.4 < err[1] / err[0] < 0.6 and 0.4 < err[2] / err[1] < 0.6, err
+
+
+@pytest.mark.parametrize("sde", SDES, ids=IDS)
+def test_em_gaussian_moments_agrees_with_the_probed_em_recursion(sde):
+    """em_gaussian_moments equals chain_moments on the Euler-Maruyama step (affine maps read off
+    sde.sde and tweedie by probing, float64) to 1e-12 relative: with Tweedie by default and
+    without, from the prior N(0, prior_std^2) (VE: not 1), on n_steps steps, ending at an explicit
+    t_eps (replayed on a copy of the SDE whose t_eps is that value). The two agree to ~4e-16;
+    float32 times or coefficients would be off by 1e-9 to 3e-8."""
+    n = 30
+    for denoise in (True, False):
+        kw = {} if denoise else {"denoise": False}
+        ref = chain_moments(sde, _em, n, denoise=denoise)
+        assert em_gaussian_moments(sde, MU, S, n, **kw) == pytest.approx(ref, rel=1e-12, abs=0), denoise
+    early = copy.copy(sde)
+    early.t_eps = 0.05
+    ref = chain_moments(early, _em, n)
+    assert em_gaussian_moments(sde, MU, S, n, t_eps=0.05) == pytest.approx(ref, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize(
