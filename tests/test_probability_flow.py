@@ -1,14 +1,16 @@
-"""Tests of gentoolkit.sde.log_likelihood against closed forms. For centred Gaussian data
-N(0, s^2 I) and its exact score (gaussian_score) the probability-flow drift is linear,
-v = c(t) x, so the flow is x(T) = x sqrt(v(T) / v(t_eps)) with v(t) = m(t)^2 s^2 + std(t)^2,
-int c dt = L / 2 with L = log(v(T) / v(t_eps)), and the instantaneous change of variables gives
+"""Tests of gentoolkit.sde.log_likelihood and of the probability-flow ODE solver against closed
+forms. For centred Gaussian data N(0, s^2 I) and its exact score (gaussian_score) the
+probability-flow drift is linear, v = c(t) x, so the flow is x(T) = x sqrt(v(T) / v(t_eps))
+with v(t) = m(t)^2 s^2 + std(t)^2, int c dt = L / 2 with L = log(v(T) / v(t_eps)), and the
+instantaneous change of variables gives
 
     log_likelihood(x) = prior_logp(x e^(L/2)) + (d / 2) L                  (exact divergence)
                       = prior_logp(x e^(L/2)) + mean_k |eps_k|^2 L / 2     (Hutchinson)
 
 exactly, the second because eps^T (dv/dx) eps = c(t) |eps|^2 with the probes eps_k held fixed
 along the trajectory (replayed here from the same seeded generator). Only RK45's error is left:
-at rtol = atol = 1e-5 it is below 6e-4 in these tests (measured), and every tolerance is 2e-3."""
+at rtol = atol = 1e-5 it is below 6e-4 in these tests (measured), and every tolerance is 2e-3.
+The ODE solver itself maps x(T) to x(t_eps) = x(T) e^(-L/2) (its error there: below 3e-5)."""
 
 import math
 
@@ -17,6 +19,7 @@ import torch
 
 import gentoolkit.sde.probability_flow as pf
 from gentoolkit.sde import VESDE, VPSDE, gaussian_score, log_likelihood
+from gentoolkit.sde.probability_flow import ode
 from tests.conftest import DEVICES
 
 F64 = torch.float64
@@ -134,21 +137,28 @@ def test_log_likelihood_ignores_the_default_device():
         assert ll_meta.device.type == "cpu" and torch.equal(ll, ll_meta) and nfe == nfe_meta
 
 
-def test_log_likelihood_bar_runs_over_its_time_span(monkeypatch):
-    # the progress bar is named "log-likelihood" and told times from t_eps up to T
+def recording_bars(monkeypatch):
+    """Replace the module's TimeBar by one that records its arguments and every update."""
     made = []
 
     class Recording(pf.TimeBar):
         def __init__(self, *args):
             super().__init__(*args)
-            self.args, self.times = args, []
+            self.args, self.times, self.calls = args, [], []
             made.append(self)
 
         def update(self, t, calls):
             self.times.append(t)
+            self.calls.append(calls)
             super().update(t, calls)
 
     monkeypatch.setattr(pf, "TimeBar", Recording)
+    return made
+
+
+def test_log_likelihood_bar_runs_over_its_time_span(monkeypatch):
+    # the progress bar is named "log-likelihood" and told times from t_eps up to T
+    made = recording_bars(monkeypatch)
     sde = VPSDE(0.1, 20.0)
     _, nfe = log_likelihood(sde, gaussian_score(sde, 0.0, S), torch.zeros(4, 2), t_eps=0.01, progress=False)
     (bar,) = made
@@ -168,3 +178,42 @@ def test_log_likelihood_bad_arguments():
         log_likelihood(sde, score, x, n_probes=0)
     with pytest.raises(TypeError, match="^sde must be a VESDE"):
         log_likelihood("VP", score, x)
+
+
+@pytest.mark.parametrize("sde", SDES, ids=["VE", "VP"])
+def test_ode_at_default_tolerances_follows_the_exact_flow(sde, monkeypatch):
+    # x(t_eps) = x(T) e^(-L/2) per sample, within 10x RK45's error at rtol = atol = 1e-5
+    # (measured: below 3e-5); its bar, named "probability-flow ODE", runs over time from T down
+    # to t_eps and is told the count of drift evaluations so far (one score call each)
+    made = recording_bars(monkeypatch)
+    xT = sde.prior_sampling((50, 2), g(11), dtype=F64, device="cpu")
+    score = Counting(sde)
+    out = ode(sde, score, xT, torch.tensor([1.0, sde.t_eps], dtype=F64))
+    assert (out - xT * math.exp(-log_ratio(sde, sde.t_eps) / 2)).abs().max() < 2e-4
+    (bar,) = made
+    assert bar.args == (1.0, sde.t_eps, None, "probability-flow ODE")
+    assert bar.calls == list(range(1, score.calls + 1))
+    assert max(bar.times) == 1.0 and min(bar.times) == pytest.approx(sde.t_eps, abs=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_ode_keeps_x_dtype_and_device(device):
+    # the score sees x's dtype and device at every call, and the result has them too
+    sde = VPSDE(0.1, 20.0)
+    xT = sde.prior_sampling((20, 2), g(12), device=device)
+    score = Counting(sde)
+    out = ode(sde, score, xT, torch.tensor([1.0, sde.t_eps]))
+    assert out.dtype == torch.float32 and out.device == xT.device
+    assert score.seen == {(torch.float32, xT.device.type, torch.float32, xT.device.type)}
+    want = xT.cpu().double() * math.exp(-log_ratio(sde, sde.t_eps) / 2)
+    assert (out.cpu().double() - want).abs().max() < 1e-3  # float32 drift: ~1e-4 here
+
+
+def test_ode_bad_arguments():
+    sde = VPSDE()
+    score, times = gaussian_score(sde, 0.0, S), torch.tensor([1.0, 1e-3])
+    with pytest.raises(ValueError, match=r"^x must be a floating-point tensor of shape \(n, \.\.\.\)"):
+        ode(sde, score, [[0.0, 0.0]], times)
+    for name in ("rtol", "atol"):
+        with pytest.raises(ValueError, match=f"^{name} must be a finite number > 0, got 0.0"):
+            ode(sde, score, torch.zeros(4, 2), times, **{name: 0.0})
