@@ -8,6 +8,7 @@ import copy
 import functools
 import inspect
 import math
+import re
 
 import pytest
 import torch
@@ -30,6 +31,7 @@ from gentoolkit.sde import (
     sample,
     tweedie,
 )
+from gentoolkit.sde.sdes import adaptive_ends, check_grid, check_sde, check_times
 
 SDES = [VESDE(0.01, 50.0), VPSDE(0.1, 20.0), SubVPSDE(0.1, 20.0)]
 IDS = ["VE", "VP", "subVP"]
@@ -224,6 +226,64 @@ def test_kernel_std_is_positive_and_prior_logp_takes_one_sample(sde):
     z = torch.tensor([[0.3, -1.2, 2.0]], dtype=F64)
     ref = torch.distributions.Normal(0.0, sde.prior_std()).log_prob(z).sum(1)
     torch.testing.assert_close(sde.prior_logp(z), ref)
+
+
+def test_time_grid_and_sde_checks_name_what_they_got():
+    """check_times turns a float into one time per sample in x's dtype and rejects anything but
+    a float or an (n,) tensor, saying what it got; check_grid accepts a strictly decreasing grid
+    in [0, 1] of two or more entries (ends included) as float64 and rejects the rest, listing up
+    to six entries; adaptive_ends returns the grid's two ends; check_sde names the type it got."""
+    x = torch.zeros(3, 2)
+    t = check_times(0.25, x)
+    assert t.dtype == torch.float32 and torch.equal(t, torch.full((3,), 0.25))
+    assert check_times(torch.tensor([0.0, 0.5, 1.0], dtype=F64), x).dtype == torch.float32
+    for bad, got in ((torch.zeros(4), r"\(4,\)"), (torch.zeros(3, 1), r"\(3, 1\)"), ([0.1, 0.2, 0.3], "list")):
+        with pytest.raises(ValueError, match=rf"^t must be a float or a 1-D tensor .*, shape \(3,\), got {got}$"):
+            check_times(bad, x)
+    for ok in ([1.0, 0.0], [0.5, 0.2, 1e-3], [1.0, 0.999]):
+        grid = check_grid(torch.tensor(ok))
+        assert grid.dtype == F64 and torch.equal(grid, torch.tensor(ok).double())
+    for bad in ([1.5, 0.5], [1.5, 0.5, 0.1], [1.0, 0.5, -0.1], [1.0, 0.3, 0.6], [1.0, 0.5, 0.5, 0.1], [0.6] * 6):
+        with pytest.raises(ValueError, match=rf"^times must be a strictly decreasing .*, got {re.escape(str(bad))}$"):
+            check_grid(torch.tensor(bad, dtype=F64))
+    for bad, got in (
+        (torch.linspace(0, 1, 7), r"a tensor of shape \(7,\)"),
+        (torch.linspace(1.0, 0.1, 8).reshape(2, 4), r"a tensor of shape \(2, 4\)"),  # decreasing, but 2-D
+        ([1.0, 0.5], "list"),
+    ):
+        with pytest.raises(ValueError, match=rf"^times must be a strictly decreasing .*, got {got}$"):
+            check_grid(bad)
+    assert adaptive_ends(VPSDE(), torch.tensor([1.0, 0.5, 0.25, 1e-3], dtype=F64), None) == (1.0, 1e-3)
+    msg = "^callback is called after each step of a fixed grid; the adaptive solvers take none$"
+    with pytest.raises(ValueError, match=msg):
+        adaptive_ends(VPSDE(), torch.tensor([1.0, 1e-3]), print)
+    with pytest.raises(TypeError, match="^sde must be a VESDE, VPSDE or SubVPSDE, got str$"):
+        check_sde("vp")
+
+
+@pytest.mark.parametrize("sde", SDES, ids=IDS)
+def test_prior_sampling_devices_dtype_replay_and_prior_std(sde):
+    """prior_sampling draws prior_std * z on the generator's device (CPU without one, even under a
+    default-device context), replays the generator exactly, keeps the dtype asked for and moves
+    the draws to ``device``; VE's prior std is its kernel std at T (exactly); the reverse drift
+    defaults to the reverse-time SDE's (001, Eq. 2.18), not the probability-flow ODE's."""
+    ref = sde.prior_std() * torch.randn(4, 3, generator=g(8), dtype=F64)
+    torch.testing.assert_close(sde.prior_sampling((4, 3), g(8), device="cpu", dtype=F64), ref, rtol=0, atol=0)
+    with torch.device("meta"):  # a default device must not change where the draws are made
+        with_gen = sde.prior_sampling((4, 3), g(8), device="cpu", dtype=F64)
+        without = sde.prior_sampling((4, 3), device="cpu")
+    torch.testing.assert_close(with_gen, ref, rtol=0, atol=0)
+    assert without.device.type == "cpu" and without.dtype == torch.float32 and without.isfinite().all()
+    assert sde.prior_sampling((2, 2), g(8), device="meta").device.type == "meta"
+    if isinstance(sde, VESDE):
+        for ve in (sde, VESDE(0.5, 2.0)):
+            std_T = ve.marginal_prob(torch.zeros(1, 1, dtype=F64), 1.0)[1].item()
+            assert ve.prior_std() == pytest.approx(std_T, rel=1e-12)
+    x = torch.randn(3, 2, generator=g(9), dtype=F64)
+    score = gaussian_score(sde, MU, S)(x, 0.4)
+    default = sde.reverse_drift(x, 0.4, score)
+    torch.testing.assert_close(default, sde.reverse_drift(x, 0.4, score, probability_flow=False))
+    assert not torch.allclose(default, sde.reverse_drift(x, 0.4, score, probability_flow=True))
 
 
 # ---------------------------------------------------------------------- discrete chains
