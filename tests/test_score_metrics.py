@@ -92,3 +92,7 @@ def test_a_network_on_any_device_gives_the_cpu_error(device):
     want = score_error(net, GAUSS, [0.3, 1.0], n=64, seed=0)
     got = score_error(copy.deepcopy(net).to(device), GAUSS, [0.3, 1.0], n=64, seed=0)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)  # float32 matmuls in another order
+    # a plain function on that device gets its sigmas there too (it mixes them with x)
+    m = torch.tensor([MU, -MU], device=device)
+    exact = score_error(lambda x, s: -(x - m) / (S**2 + s[:, None] ** 2), GAUSS, [0.3], n=64, seed=0, device=device)
+    assert exact.item() < 1e-5

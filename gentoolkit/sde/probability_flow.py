@@ -67,7 +67,7 @@ def _divergence(sde, score_fn, x: torch.Tensor, t: float, eps_noise: torch.Tenso
             (g,) = torch.autograd.grad((v * eps_noise).sum(), xr)
             return v.detach(), (g * eps_noise).flatten(1).sum(1)
         flat_v = v.flatten(1)
-        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        div = 0  # becomes g's (n,) tensor, in its dtype and on its device
         for j in range(flat_v.shape[1]):  # over dimensions (used for d <= 16), batched over samples
             (g,) = torch.autograd.grad(flat_v[:, j].sum(), xr, retain_graph=j < flat_v.shape[1] - 1)
             div = div + g.flatten(1)[:, j]
