@@ -57,8 +57,7 @@ def _old_outputs() -> dict:
                 [sys.executable, str(CASES_FILE), str(out)], env=env, capture_output=True, text=True, check=True
             )
             assert ran.stdout.strip().startswith(tmp), f"the old code did not run: {ran.stdout}"
-            os.replace(out, cache.with_suffix(f".{os.getpid()}"))  # atomic for parallel runs
-            os.replace(cache.with_suffix(f".{os.getpid()}"), cache)
+            os.replace(out, cache)  # atomic (one temporary folder): parallel runs never read half a file
     return torch.load(cache, weights_only=True)
 
 
