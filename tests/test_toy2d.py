@@ -275,3 +275,75 @@ def test_checkerboard_tiles_the_eight_filled_squares_with_cell_centres():
             )
         assert mix.stds.tolist() == [0.12] * mix.n_components
         assert torch.equal(mix.weights, torch.full_like(mix.weights, mix.weights[0].item()))
+
+
+def _same_points(a, b, atol):
+    """Each point of a within atol of one of b and vice versa (same count): equal as sets."""
+    assert a.shape == b.shape, (a.shape, b.shape)
+    d = (a[:, None] - b[None]).norm(dim=2)  # exact (cdist may use a matmul that loses ~1e-8)
+    assert d.min(1).values.max() <= atol and d.min(0).values.max() <= atol, d.min(1).values.max()
+
+
+def _circle(n, radius):
+    a = [2 * math.pi * k / n for k in range(n)]
+    return torch.tensor([[radius * math.cos(t), radius * math.sin(t)] for t in a], dtype=torch.float64)
+
+
+def test_eight_gaussians_and_ring_are_equal_modes_evenly_spaced_on_a_circle():
+    """Means at radius * (cos 2 pi k / K, sin 2 pi k / K) to float64 precision (angles built in
+    float32 miss by ~1e-7), equal weights; defaults: 8gaussians radius 2, std 0.25; ring radius
+    2, std 0.1, 64 components."""
+    for mix, k, radius, std in (
+        (toy2d.eight_gaussians(), 8, 2.0, 0.25),
+        (toy2d.eight_gaussians(radius=1.7, std=0.3), 8, 1.7, 0.3),
+        (toy2d.ring(), 64, 2.0, 0.1),
+        (toy2d.ring(radius=1.3, std=0.05, n_components=10), 10, 1.3, 0.05),
+    ):
+        _same_points(mix.means, _circle(k, radius), 1e-14)
+        assert mix.stds.tolist() == [std] * k
+        torch.testing.assert_close(mix.weights, torch.full((k,), 1 / k, dtype=torch.float64), rtol=0, atol=1e-15)
+
+
+def _moon_angles(mix):
+    """The two moons mapped back to scikit-learn's frame (undo the centring and the 1.5 scale):
+    the outer moon on the unit circle about (0, 0), y >= 0, the inner on the unit circle about
+    (1, 0.5), y <= 0.5; returns each moon's angles about its centre, and the largest distance
+    of a mean from its circle."""
+    q = mix.means / 1.5 + torch.tensor([0.5, 0.25], dtype=torch.float64)
+    centres = torch.tensor([[0.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
+    outer = ((q - centres[0]).norm(dim=1) - 1).abs() < ((q - centres[1]).norm(dim=1) - 1).abs()
+    d = q - centres[(~outer).long()]
+    off = ((d.norm(dim=1) - 1).abs()).max().item()
+    assert (d[outer, 1] >= -1e-12).all() and (d[~outer, 1] <= 1e-12).all()
+    return torch.atan2(d[outer, 1], d[outer, 0]), torch.atan2(d[~outer, 1], d[~outer, 0]), off
+
+
+def test_moons_are_two_interleaved_half_circles_at_the_given_spacing():
+    """scikit-learn's two moons, centred and scaled by 1.5: every mean lies within 5e-5 of its half
+    circle (the chains are resampled from 200-point polylines, whose chords miss the circle by
+    3e-5), each moon runs end to end (angles 0 and pi, to 1e-12), and consecutive means are equal
+    arcs apart, the whole number of steps nearest to the length 1.5 pi over the spacing, so each
+    arc is within spacing / (2 steps) of the spacing. A spacing just over 2.5 steps must give 3
+    (not 2), and one longer than a moon leaves its two ends. std 0.1, spacing 0.12 by default."""
+    half = 199 * 2 * math.sin(math.pi / 398)  # length of the 200-point polyline of a unit half circle
+    for mix, spacing in (
+        (toy2d.moons(), 0.12),
+        (toy2d.moons(spacing=0.3), 0.3),
+        (toy2d.moons(spacing=1.5 * half / 2.506), 1.5 * half / 2.506),
+        (toy2d.moons(spacing=10.0), 10.0),
+    ):
+        upper, lower, off = _moon_angles(mix)
+        assert off < 5e-5
+        assert len(upper) == len(lower) == mix.n_components // 2
+        for ang in (upper, lower.abs()):  # the inner moon runs from angle -pi to 0: use |angle|
+            ang = ang.sort().values
+            torch.testing.assert_close(
+                ang[[0, -1]], torch.tensor([0.0, math.pi], dtype=torch.float64), rtol=0, atol=1e-12
+            )
+            arcs = 1.5 * ang.diff()
+            steps = len(ang) - 1
+            assert steps == max(1, round(1.5 * math.pi / spacing))
+            assert (arcs - arcs.mean()).abs().max() < 1e-4 * arcs.mean()
+            if spacing < 1.5 * math.pi:
+                assert ((arcs - spacing).abs() <= spacing / (2 * steps) + 1e-6).all()
+    assert toy2d.moons().stds.tolist() == [0.1] * toy2d.moons().n_components

@@ -214,10 +214,10 @@ def _float(name: str, value) -> float:
 def _chain(points_xy: torch.Tensor, spacing: float) -> torch.Tensor:
     """Resample a polyline at equal arc-length ``spacing`` (so components tile it evenly)."""
     seg = (points_xy[1:] - points_xy[:-1]).norm(dim=1)
-    s = torch.cat([torch.zeros(1, dtype=seg.dtype), seg.cumsum(0)])
+    s = torch.cat([seg.new_zeros(1), seg.cumsum(0)])
     n = max(2, int(round(s[-1].item() / spacing)) + 1)
     t = torch.linspace(0, s[-1].item(), n, dtype=torch.float64)
-    idx = torch.searchsorted(s, t).clamp(1, len(s) - 1)
+    idx = torch.searchsorted(s, t).clamp(min=1)  # t ends at s[-1] exactly: idx <= len(s) - 1
     a = (t - s[idx - 1]) / (s[idx] - s[idx - 1])
     return points_xy[idx - 1] + a[:, None] * (points_xy[idx] - points_xy[idx - 1])
 
@@ -246,7 +246,7 @@ def moons(std: float = 0.1, spacing: float = 0.12) -> Mixture2D:
     upper = torch.stack([t.cos(), t.sin()], 1)
     lower = torch.stack([1 - t.cos(), 0.5 - t.sin()], 1)
     pts = torch.cat([_chain(upper, spacing / 1.5), _chain(lower, spacing / 1.5)])
-    pts = (pts - torch.tensor([0.5, 0.25], dtype=torch.float64)) * 1.5
+    pts = (pts - pts.new_tensor([0.5, 0.25])) * 1.5
     return Mixture2D(pts, std, name="moons")
 
 
