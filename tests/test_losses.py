@@ -201,3 +201,36 @@ def test_ssm_replayed_by_hand_with_a_nonlinear_score():
     s = torch.tanh((x + sigma[:, None] * z) @ W.T)
     vjv = (v * (1 - s**2) * (v @ W.T)).sum(1)
     torch.testing.assert_close(per, sigma**2 * (vjv + 0.5 * (s**2).sum(1)))
+
+
+def test_draw_sigmas_keeps_x_dtype_and_names_bad_levels():
+    """The levels come back in x's dtype (a list of Python floats is not cast through float32:
+    0.1 stays the float64 0.1), zero is not a level, and the errors name sigmas (the value
+    error lists at most the first 8 levels)."""
+    from gentoolkit.score import draw_sigmas
+
+    x = torch.zeros(200, 2, dtype=torch.float64)
+    s = draw_sigmas([0.1, 0.3], x, g(17))
+    assert s.dtype == torch.float64 and set(s.tolist()) == {0.1, 0.3}
+    with pytest.raises(ValueError, match=r"^sigmas must all be finite and > 0, got \[0\.0, 1\.0\]$"):
+        draw_sigmas([0.0, 1.0], x)
+    with pytest.raises(ValueError, match=r"^sigmas must all be finite and > 0, got \[(-1\.0, ){7}-1\.0\]$"):
+        draw_sigmas([-1.0] * 10, x)
+    with pytest.raises(TypeError, match="^sigmas must be a float or a 1-D tensor/list of noise levels, got str$"):
+        draw_sigmas("abc", x)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_draw_sigmas_draws_on_the_generators_device(device):
+    """The index draw is on the generator's device and moved to x's: a CPU generator gives the
+    same levels for data on any device, and a generator on the device serves CPU data."""
+    from gentoolkit.score import draw_sigmas
+
+    levels = torch.tensor([0.1, 0.2, 0.4, 0.8])
+    x = torch.zeros(64, 2)
+    ref = draw_sigmas(levels, x, g(18))
+    on_device = draw_sigmas(levels.tolist(), x.to(device), g(18))  # the levels move to x's device
+    assert on_device.device.type == device and torch.equal(on_device.cpu(), ref)
+    dg = torch.Generator(device).manual_seed(19)
+    a = draw_sigmas(levels, x, dg)
+    assert a.device.type == "cpu" and torch.equal(a, draw_sigmas(levels, x, dg.manual_seed(19)))

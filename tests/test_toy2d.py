@@ -347,3 +347,73 @@ def test_moons_are_two_interleaved_half_circles_at_the_given_spacing():
             if spacing < 1.5 * math.pi:
                 assert ((arcs - spacing).abs() <= spacing / (2 * steps) + 1e-6).all()
     assert toy2d.moons().stds.tolist() == [0.1] * toy2d.moons().n_components
+
+
+def _unequal():
+    means = [[0.0, 1.0], [2.0, -1.0], [-1.5, 0.5], [0.5, -2.0]]
+    return Mixture2D(means, [0.3, 0.5, 1.0, 0.2], [0.1, 0.2, 0.3, 0.4])
+
+
+def test_unequal_stds_score_is_autograd_of_log_prob_in_the_input_dtype():
+    """With unequal stds the per-component variances enter the responsibilities (no terms may be
+    dropped as common to all k): the closed-form score is the autograd gradient of log_prob,
+    for one level and per-sample levels; a float32 input gives float32 results."""
+    mix = _unequal()
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(20), dtype=torch.float64) * 2
+    for sigma in (0.0, 0.7, torch.linspace(0.0, 2.0, 64, dtype=torch.float64)):
+        xr = x.clone().requires_grad_(True)
+        (auto,) = torch.autograd.grad(mix.log_prob(xr, sigma).sum(), xr)
+        torch.testing.assert_close(mix.score(x, sigma), auto, rtol=1e-9, atol=1e-9)
+    assert mix.log_prob(x.float(), 0.3).dtype == torch.float32 and mix.score(x.float(), 0.3).dtype == torch.float32
+    torch.testing.assert_close(mix.score(x.float(), 0.3).double(), mix.score(x, 0.3), rtol=1e-4, atol=1e-4)
+
+
+def test_pushforward_is_the_mixture_of_scaled_components():
+    """m X + s Z, X from the mixture, is the mixture with means m mu_k and stds
+    sqrt(m^2 std_k^2 + s^2) (same weights): its log-density and score, for equal and unequal
+    stds, with m, s floats or one per sample."""
+    x = torch.randn(40, 2, generator=torch.Generator().manual_seed(21), dtype=torch.float64) * 2
+    for mix in (toy2d.get("8gaussians"), _unequal()):
+        for m, s in ((0.6, 0.8), (1.7, 0.1)):
+            ref = Mixture2D(m * mix.means, torch.sqrt(m**2 * mix.stds**2 + s**2), mix.weights)
+            torch.testing.assert_close(mix.pushforward_log_prob(x, m, s), ref.log_prob(x), rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(mix.pushforward_score(x, m, s), ref.score(x), rtol=1e-10, atol=1e-10)
+        ms = torch.linspace(0.2, 1.5, 40, dtype=torch.float64)
+        ss = torch.linspace(0.05, 1.0, 40, dtype=torch.float64)
+        lp, sc = mix.pushforward_log_prob(x, ms, ss), mix.pushforward_score(x, ms, ss)
+        for i in (0, 17, 39):
+            one = x[i : i + 1]
+            torch.testing.assert_close(lp[i], mix.pushforward_log_prob(one, ms[i].item(), ss[i].item())[0])
+            torch.testing.assert_close(sc[i], mix.pushforward_score(one, ms[i].item(), ss[i].item())[0])
+
+
+def test_bounds_is_the_square_centred_on_the_means_box_widened_by_margin_sds():
+    """means +- margin * sd, sd = sqrt(max std^2 + sigma^2), widened to a square about the box's
+    centre: means x in [0, 4], y in [-1, 1], max std 0.8."""
+    mix = Mixture2D([[0.0, -1.0], [4.0, 1.0]], [0.5, 0.8])
+    # margin 3: x in [-2.4, 6.4], y in [-3.4, 3.4]; centre (2, 0), half-width 4.4
+    assert mix.bounds() == pytest.approx((-2.4, 6.4, -4.4, 4.4), abs=1e-12)
+    # sigma 0.6: sd = 1; margin 2: x in [-2, 6], y in [-3, 3]; centre (2, 0), half-width 4
+    assert mix.bounds(margin=2.0, sigma=0.6) == pytest.approx((-2.0, 6.0, -4.0, 4.0), abs=1e-12)
+    tall = Mixture2D([[1.0, 0.0], [1.0, 6.0]], 0.5)  # the y extent sets the square: centre (1, 3)
+    assert tall.bounds(margin=2.0) == pytest.approx((-3.0, 5.0, -1.0, 7.0), abs=1e-12)
+
+
+def test_sample_without_a_generator_uses_the_global_rng():
+    """No generator: CPU points from torch's global RNG (the same seed, the same points)."""
+    mix = toy2d.get("8gaussians")
+    with torch.random.fork_rng(devices=[]):  # leaves the global state as it was
+        torch.manual_seed(22)
+        a = mix.sample(50)
+        torch.manual_seed(22)
+        assert a.device.type == "cpu" and torch.equal(a, mix.sample(50))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sample_lands_on_the_generators_device(device):
+    """Points come back on the generator's device, float32, replayed by the same seed."""
+    mix = toy2d.get("ring")
+    dg = torch.Generator(device).manual_seed(23)
+    a = mix.sample(100, dg, sigma=0.1)
+    assert a.device.type == device and a.dtype == torch.float32
+    assert torch.equal(a, mix.sample(100, dg.manual_seed(23), sigma=0.1))
