@@ -10,7 +10,7 @@ import torch
 
 import gentoolkit.sde.gotta_go_fast as ggf_module
 from gentoolkit.sde import VESDE, VPSDE, gaussian_score
-from gentoolkit.sde.gotta_go_fast import _Control, ggf, ggf_attempt
+from gentoolkit.sde.gotta_go_fast import _BrownianPath, _Control, ggf, ggf_attempt
 from tests.conftest import DEVICES
 
 F64 = torch.float64
@@ -41,6 +41,20 @@ def test_step_size_rule_is_eq_10_6(norm):
     torch.testing.assert_close(control.next_h(h, err, remaining, live), want, rtol=1e-14, atol=0)
     # a zero error grows h to the remaining time (E is floored, not divided by)
     assert control.next_h(h[:1], torch.zeros(1, dtype=F64), remaining[:1], live[:1]).item() == 1.0
+
+
+def test_brownian_path_snaps_a_proposal_onto_a_stored_point_within_tol():
+    # a proposal less than tol = 1e-12 before a stored point is that point, its s and W
+    # exactly (the clamped last step, tried again, lands there up to rounding); 1e-9 before
+    # it is a new point, bridged from W(0) = 0 to W(0.7) (conditional std ~3e-5)
+    n, at = 1000, lambda s: torch.full((1000,), s, dtype=F64)  # noqa: E731
+    path = _BrownianPath(n, 1, F64, torch.device("cpu"), g(60))
+    w07, w0, k, s07 = path.propose(at(0.7))
+    path.update(at(0.0), s07, w07, w0, k, torch.zeros(n, dtype=torch.bool))  # rejected: W(0.7) stored
+    w, _, _, s = path.propose(at(0.7 - 1e-13))
+    assert torch.equal(s, at(0.7)) and torch.equal(w, w07)
+    w, _, _, s = path.propose(at(0.7 - 1e-9))
+    assert torch.equal(s, at(0.7 - 1e-9)) and (w != w07).all() and (w - w07).abs().max() < 1e-3
 
 
 def test_ggf_stats_count_every_attempt_and_the_bar_follows_time(monkeypatch):

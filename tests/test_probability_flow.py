@@ -217,3 +217,20 @@ def test_ode_bad_arguments():
     for name in ("rtol", "atol"):
         with pytest.raises(ValueError, match=f"^{name} must be a finite number > 0, got 0.0"):
             ode(sde, score, torch.zeros(4, 2), times, **{name: 0.0})
+
+
+def test_score_and_solver_failures_are_named():
+    # a score of the wrong shape is named with its arguments (x, t); a NaN score makes RK45 fail
+    sde = VPSDE()
+    x, times = torch.zeros(4, 2), torch.tensor([1.0, 1e-3])
+    bad = lambda x, t: x[:, :1]  # noqa: E731
+    nan = lambda x, t: torch.full_like(x, math.nan)  # noqa: E731
+    shape = r"^score_fn\(x, t\) must return a tensor of x's shape \(4, 2\), got \(4, 1\)"
+    with pytest.raises(ValueError, match=shape):
+        ode(sde, bad, x, times)
+    with pytest.raises(ValueError, match=shape):
+        log_likelihood(sde, bad, x)
+    with pytest.raises(RuntimeError, match="^the ODE solver failed: "):
+        ode(sde, nan, x, times)
+    with pytest.raises(RuntimeError, match="^the ODE solver failed: "):
+        log_likelihood(sde, nan, x)
