@@ -87,14 +87,21 @@ def restore(recheck: bool) -> None:
         return
     for path, meta in json.loads(VERDICTS.read_text()).items():
         target = MUTANTS / (path + ".meta")
-        if target.is_file():
-            continue  # a local run is further along than the stored one
-        codes = meta["exit_code_by_key"]
-        if recheck:
-            codes = {k: (None if status(v) in ("survived", "timeout") else v) for k, v in codes.items()}
+        if target.is_file():  # a local run is further along than the stored one: keep it
+            local = json.loads(target.read_text())
+            if recheck:
+                local["exit_code_by_key"] = forget(local["exit_code_by_key"])
+                target.write_text(json.dumps(local))
+            continue
+        codes = forget(meta["exit_code_by_key"]) if recheck else meta["exit_code_by_key"]
         target.parent.mkdir(parents=True, exist_ok=True)
         empty = {"type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}}
         target.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": meta["hashes"], **empty}))
+
+
+def forget(codes: dict) -> dict:
+    """``codes`` with survivors and timeouts marked unchecked, so mutmut runs them again."""
+    return {k: (None if status(v) in ("survived", "timeout") else v) for k, v in codes.items()}
 
 
 def save() -> None:
