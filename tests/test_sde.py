@@ -241,18 +241,18 @@ def test_time_grid_and_sde_checks_name_what_they_got():
         with pytest.raises(ValueError, match=rf"^t must be a float or a 1-D tensor .*, shape \(3,\), got {got}$"):
             check_times(bad, x)
     for ok in ([1.0, 0.0], [0.5, 0.2, 1e-3], [1.0, 0.999]):
-        grid = check_grid(torch.tensor(ok))
+        grid = check_grid(torch.tensor(ok), 1.0)
         assert grid.dtype == F64 and torch.equal(grid, torch.tensor(ok).double())
     for bad in ([1.5, 0.5], [1.5, 0.5, 0.1], [1.0, 0.5, -0.1], [1.0, 0.3, 0.6], [1.0, 0.5, 0.5, 0.1], [0.6] * 6):
         with pytest.raises(ValueError, match=rf"^times must be a strictly decreasing .*, got {re.escape(str(bad))}$"):
-            check_grid(torch.tensor(bad, dtype=F64))
+            check_grid(torch.tensor(bad, dtype=F64), 1.0)
     for bad, got in (
         (torch.linspace(0, 1, 7), r"a tensor of shape \(7,\)"),
         (torch.linspace(1.0, 0.1, 8).reshape(2, 4), r"a tensor of shape \(2, 4\)"),  # decreasing, but 2-D
         ([1.0, 0.5], "list"),
     ):
         with pytest.raises(ValueError, match=rf"^times must be a strictly decreasing .*, got {got}$"):
-            check_grid(bad)
+            check_grid(bad, 1.0)
     assert adaptive_ends(VPSDE(), torch.tensor([1.0, 0.5, 0.25, 1e-3], dtype=F64), None) == (1.0, 1e-3)
     msg = "^callback is called after each step of a fixed grid; the adaptive solvers take none$"
     with pytest.raises(ValueError, match=msg):

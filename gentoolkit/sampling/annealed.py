@@ -204,16 +204,14 @@ def cas(
     _check_form(form)
     eta = eps / s[-1].item() ** 2
     levels = s.tolist()
-    nxt = levels[1:] + [0.0]  # sigma_{i+1}, with sigma_{L+1} = 0
     for i in steps(len(levels), 1, progress, "CAS"):
         sigma = levels[i]
-        noise = beta[i].item() * nxt[i]
         if form == "score":
             x = x + eta * sigma**2 * _score(score_fn, x, sigma)
         else:
             x = (1 - eta) * x + eta * eds(score_fn, x, sigma)
-        if i < len(nxt) - 1:  # no noise after the last level (sigma_{L+1} = 0): no draw either
-            x = x + noise * randn(x.shape, generator, like=x)
+        if i < len(levels) - 1:  # noise beta_i sigma_{i+1}; none after the last level (sigma_{L+1} = 0), no draw
+            x = x + beta[i].item() * levels[i + 1] * randn(x.shape, generator, like=x)
         if callback is not None:
             callback(i, sigma, x)
     return eds(score_fn, x, s[-1].item()) if denoise else x

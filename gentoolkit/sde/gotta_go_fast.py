@@ -164,6 +164,9 @@ def _drift_step(sde: SDE, score, x, t, h, dw):
     return ((h * g * g) * score(x, t)).addcmul_(h * a, x, value=-1).addcmul_(g, dw)
 
 
+MAX_ITERS = 100_000  # ggf's cap on loop iterations: a run that needs more has a tolerance too tight to finish
+
+
 @dataclass(frozen=True)
 class _Control:
     """The error control of Alg. 6: the mixed tolerance (Eq. 10.5) and scaled error in
@@ -293,7 +296,7 @@ def ggf(
     r: float = 0.9,
     norm: str = "l2",
     memory: bool = True,
-    max_iters: int = 100_000,
+    max_iters: int = MAX_ITERS,
 ) -> tuple[torch.Tensor, GGFStats]:
     """Run Alg. 6 from ``times[0]`` (T) down to ``times[-1]`` (t_eps) for every sample of
     ``x`` (the solvers' shared signature, :mod:`gentoolkit.sde.solvers`); see the module

@@ -63,7 +63,7 @@ def step_back(t, h: float, x: torch.Tensor) -> torch.Tensor:
     return check_times(max(t - h, 0.0), x)
 
 
-def check_grid(times, T: float = 1.0) -> torch.Tensor:
+def check_grid(times, T: float) -> torch.Tensor:
     """A solver's time grid: a 1-D tensor from its first time down to its last, strictly
     decreasing, in [0, T], at least two entries; returned in float64."""
     ok = isinstance(times, torch.Tensor) and times.ndim == 1 and times.shape[0] >= 2

@@ -115,8 +115,9 @@ def langevin_corrector(sde: SDE, score_fn, x, t: float, h: float, *, n_steps=1, 
     return x
 
 
-def _fixed_grid(sde, score_fn, x, times, step, generator, callback, progress, *, name, n_corrector=0, snr=0.16):
-    """The loop every fixed-grid solver shares: corrector steps (pc), then the predictor."""
+def _fixed_grid(sde, score_fn, x, times, step, generator, callback, progress, *, name, n_corrector=0, snr=None):
+    """The loop every fixed-grid solver shares: corrector steps (pc, which passes its ``snr``),
+    then the predictor."""
     check_sde(sde)
     x, times = batch("x", x), check_grid(times, sde.T)
     ts, hs, ends = times[:-1].tolist(), (times[:-1] - times[1:]).tolist(), times[1:].tolist()
