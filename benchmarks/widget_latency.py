@@ -16,7 +16,16 @@ import torch
 
 from gentoolkit.data import toy2d
 from gentoolkit.nets import ScoreMLP
-from gentoolkit.widgets import GANLiveView, NoiseTracker, SamplerExplorer, ScoreFieldViewer, SolverExplorer
+from gentoolkit.widgets import (
+    GANLiveView,
+    LandscapeExplorer,
+    NoiseTracker,
+    ParallelLinesView,
+    RelativisticView,
+    SamplerExplorer,
+    ScoreFieldViewer,
+    SolverExplorer,
+)
 
 
 def measure(widget, control: str, values, moves: int) -> dict:
@@ -79,6 +88,16 @@ def main() -> None:
             "play",
             list(range(1, args.moves + 1)),
         ),
+        # divergence landscapes: the generator's mean moves the marker over a cached landscape; a new scale
+        # computes a new slice (25 x 25 generators against the mixture on the density grid)
+        "LandscapeExplorer (mean x)": (lambda: LandscapeExplorer(), "mean_x", list(np.linspace(-2.5, 2.5, 21))),
+        "LandscapeExplorer (scale, uncached)": (
+            lambda: LandscapeExplorer(),
+            "scale",
+            list(np.round(np.arange(0.3, 1.5001, 0.05), 2)),
+        ),
+        "ParallelLinesView (theta)": (lambda: ParallelLinesView(), "theta", list(np.round(np.linspace(-1, 1, 41), 2))),
+        "RelativisticView (shift)": (lambda: RelativisticView(), "shift", list(np.arange(-3, 3.01, 0.25))),
     }
     for name, (build, control, values) in cases.items():
         if args.only not in name:

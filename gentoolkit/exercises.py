@@ -112,7 +112,7 @@ def _as_value(out, name: str, like) -> tuple[torch.Tensor, str | None]:
             )
         if out.shape != like.shape:
             raise WrongAnswer(
-                f"{name} must return a tensor of the points' shape {tuple(like.shape)} (one 2D vector per point); "
+                f"{name} must return a tensor of the points' shape {tuple(like.shape)}{_per_point(like)}; "
                 f"got shape {tuple(out.shape)}."
             )
     elif isinstance(out, torch.Tensor):
@@ -129,6 +129,10 @@ def _as_value(out, name: str, like) -> tuple[torch.Tensor, str | None]:
     if value.isinf().any():
         return value, "returns inf (a division by zero or an overflow)"
     return value, None
+
+
+def _per_point(like: torch.Tensor) -> str:
+    return " (one 2D vector per point)" if like.ndim == 2 and like.shape[-1] == 2 else " (one value per point)"
 
 
 def _undefined(err: Exception) -> str | None:
@@ -205,7 +209,7 @@ def _not_quite(name: str, names: list[str], cases, got: list[torch.Tensor], want
 
 
 def _round(v: torch.Tensor) -> list[float]:
-    return [round(u, 4) for u in v.tolist()]
+    return [round(u, 4) for u in v.reshape(-1).tolist()]  # a point of any dimension (1D densities too)
 
 
 def _factor(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
@@ -535,4 +539,106 @@ def check_ggf_step_update(ggf_next_h) -> None:
             "h * (theta / err) ** r.": lambda h, e, t, theta=0.9, r=0.9: min(t, h * (theta / e) ** r),
         },
         "h, err and t_remaining are positive in every case.",
+    )
+
+
+# --- notebook 06 ---------------------------------------------------------------------------------------------------
+
+
+def _xlog(x, y):
+    """x log(x / y) with 0 log 0 = 0; ZeroDivisionError where x > 0 = y, as a student's code raises there."""
+    return 0.0 if x == 0 else x * math.log(x / y)
+
+
+def _coin_kl(a, b):
+    """KL(Bernoulli(a) || Bernoulli(b))."""
+    return _xlog(a, b) + _xlog(1 - a, 1 - b)
+
+
+def check_js_coins(js_coins) -> None:
+    """Exercise (notebook 06): ``js_coins(a, b)`` must return the Jensen-Shannon divergence between two
+    coins, P = Bernoulli(a) and Q = Bernoulli(b): JS = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q)/2, in
+    nats, with 0 log 0 = 0 (lecture 004, "Vanilla GAN optimality"; thesis 001, Sec. 2.2.3)."""
+
+    def m(a, b):
+        return (a + b) / 2
+
+    def js(a, b):
+        return 0.5 * _coin_kl(a, m(a, b)) + 0.5 * _coin_kl(b, m(a, b))
+
+    _check(
+        js_coins,
+        "js_coins(a, b)",
+        [(0.1, 0.6), (0.5, 0.2), (0.9, 0.35), (0.0, 0.5), (0.75, 0.7)],
+        js,
+        {
+            "Missing factor 1/2: JS averages the two KLs, 1/2 KL(P||M) + 1/2 KL(Q||M) (so that JS <= log 2).": (
+                lambda a, b: 2 * js(a, b)
+            ),
+            "That is JS in bits (log base 2); use the natural log (math.log), in which JS <= log 2 = 0.693.": (
+                lambda a, b: js(a, b) / math.log(2)
+            ),
+            "KL in the wrong direction: JS uses KL(P || M) = sum p log(p / m), with P first; you computed "
+            "KL(M || P) and KL(M || Q).": lambda a, b: 0.5 * _coin_kl(m(a, b), a) + 0.5 * _coin_kl(m(a, b), b),
+            "M is the average (P + Q) / 2: you used P + Q without the 1/2 (which is not a distribution).": (
+                lambda a, b: js(a, b) - math.log(2)
+            ),
+            "That is KL(P || Q) itself; JS compares each of P and Q with their average M = (P + Q) / 2.": (
+                lambda a, b: _coin_kl(a, b)
+            ),
+            "That is the symmetrised KL, (KL(P||Q) + KL(Q||P)) / 2; JS compares P and Q with M = (P + Q) / 2.": (
+                lambda a, b: 0.5 * _coin_kl(a, b) + 0.5 * _coin_kl(b, a)
+            ),
+            "You kept only 1/2 KL(P || M); add the second half, 1/2 KL(Q || M).": lambda a, b: (
+                0.5 * _coin_kl(a, m(a, b))
+            ),
+            "A coin has two outcomes: sum over heads (probability a) and tails (1 - a) in each KL.": (
+                lambda a, b: 0.5 * _xlog(a, m(a, b)) + 0.5 * _xlog(b, m(a, b))
+            ),
+            "That is 2 JS - log 4, the value of the GAN game at the optimal discriminator; JS itself is "
+            "1/2 KL(P||M) + 1/2 KL(Q||M).": lambda a, b: 2 * js(a, b) - math.log(4),
+        },
+        "JS is finite for every pair of coins (at most log 2). A term p log(p / m) with p = 0 is 0 log 0 = 0 "
+        "by continuity (x log x -> 0): skip it, e.g. `x * math.log(x / y) if x > 0 else 0.0`. A term "
+        "m log(m / p) with p = 0 < m would be infinite: that is KL in the wrong direction, KL(M || P).",
+    )
+
+
+def check_optimal_discriminator(optimal_discriminator) -> None:
+    """Exercise (notebook 06): ``optimal_discriminator(p, q)`` gets the data density p and the generator
+    density q at some points (tensors of one shape) and must return the discriminator that maximizes
+    E_P log D + E_Q log(1 - D): D*(x) = p(x) / (p(x) + q(x)) (lecture 004, "Vanilla GAN optimality";
+    Goodfellow et al. 2014, Prop. 1), 0 where only the generator has mass and 1 where only the data has."""
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for k in range(3):
+        p, q = torch.rand(2, 16, generator=g, dtype=torch.float64) * (k + 1)
+        p[:2], q[2:4] = 0.0, 0.0  # only the generator has mass at the first two points, only the data at the next
+        cases.append((p, q))
+
+    _check(
+        optimal_discriminator,
+        "optimal_discriminator(p, q)",
+        cases,
+        lambda p, q: p / (p + q),
+        {
+            "That is 1 - D*, the probability of 'fake': D* is the probability of 'real', p / (p + q).": (
+                lambda p, q: q / (p + q)
+            ),
+            "That is the density ratio p / q (the KL critic's exp), which is not a probability: D* = p / (p + q) "
+            "lies in [0, 1].": lambda p, q: p / q,
+            "That is the optimal critic's logit, log(p / q) = log(D* / (1 - D*)); the discriminator is the "
+            "probability D* = p / (p + q).": lambda p, q: torch.log(p / q),
+            "That is log D*, the term of the loss; return D* = p / (p + q) itself.": (
+                lambda p, q: torch.log(p / (p + q))
+            ),
+            "1/2 is D* only where p = q (at the end of a perfect training); in general D* = p / (p + q).": (
+                lambda p, q: torch.full_like(p, 0.5)
+            ),
+            "sigmoid(p - q) is not the optimum: maximize p log D + q log(1 - D) pointwise; the derivative "
+            "p / D - q / (1 - D) = 0 gives D* = p / (p + q).": lambda p, q: torch.sigmoid(p - q),
+            "p / (1 + q) is not the optimum: maximize p log D + q log(1 - D) pointwise, which gives "
+            "D* = p / (p + q).": lambda p, q: p / (1 + q),
+        },
+        "p + q > 0 at every point of the test, so p / (p + q) is defined everywhere (0 where p = 0, 1 where q = 0).",
     )

@@ -6,9 +6,20 @@ built and driven in a Python test without a browser. In a notebook, one line sho
 
 from gentoolkit.widgets.base import Widget
 from gentoolkit.widgets.gan_live import GANLiveView
+from gentoolkit.widgets.landscape import LandscapeExplorer, ParallelLinesView, RelativisticView
 from gentoolkit.widgets.noise_tracker import NoiseTracker
 from gentoolkit.widgets.sampler_explorer import SamplerExplorer
 from gentoolkit.widgets.score_field import ScoreFieldViewer
 from gentoolkit.widgets.solver_explorer import SolverExplorer
 
-__all__ = ["GANLiveView", "NoiseTracker", "SamplerExplorer", "ScoreFieldViewer", "SolverExplorer", "Widget"]
+__all__ = [
+    "GANLiveView",
+    "LandscapeExplorer",
+    "NoiseTracker",
+    "ParallelLinesView",
+    "RelativisticView",
+    "SamplerExplorer",
+    "ScoreFieldViewer",
+    "SolverExplorer",
+    "Widget",
+]
