@@ -51,6 +51,7 @@ __all__ = [
     "LANDSCAPE_NAMES",
     "RELATIVISTIC_F",
     "RELATIVISTIC_KINDS",
+    "RELATIVISTIC_SUP_F",
     "f_Hinge",
     "f_LS",
     "f_S",
@@ -60,6 +61,7 @@ __all__ = [
     "gaussian_landscape",
     "optimal_critic_value",
     "parallel_lines",
+    "relativistic_divergence",
     "relativistic_objective",
     "sliced_wasserstein_1",
     "wasserstein_1d",
@@ -762,6 +764,7 @@ def f_Hinge(z: torch.Tensor) -> torch.Tensor:
 
 RELATIVISTIC_F: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"s": f_S, "ls": f_LS, "hinge": f_Hinge}
 RELATIVISTIC_KINDS = ("rp", "ra", "ralf", "rc")
+RELATIVISTIC_SUP_F = {"s": _LOG2, "ls": 1.0, "hinge": 1.0}  # sup_z f(z) (001 Eqs. 6.11-6.13): D_f <= 2 sup f
 
 
 def relativistic_objective(f, critic: torch.Tensor, p: torch.Tensor, q: torch.Tensor, kind: str = "rp"):
@@ -792,3 +795,47 @@ def relativistic_objective(f, critic: torch.Tensor, p: torch.Tensor, q: torch.Te
         return 2 * (p * f(c - mean(q))).sum(-1)
     ref_p, ref_q = (mean(q), mean(p)) if kind == "ra" else (mean((p + q) / 2),) * 2
     return (p * f(c - ref_p)).sum(-1) + (q * f(ref_q - c)).sum(-1)
+
+
+_TAUS = (0.1, 0.01, 0.001)  # smoothing of the hinge's kink during the ascent
+
+
+def _smooth_hinge(tau):
+    return lambda z: 1 - tau * F.softplus((1 - z) / tau)
+
+
+def relativistic_divergence(f: str, p: torch.Tensor, q: torch.Tensor, kind: str = "rp", *, max_iter: int = 300):
+    """D_f^kind(P, Q) = sup_C F(P, Q, C, f) (001, Sec. 6.4.1, Theorem 1; F is
+    :func:`relativistic_objective`) for discrete P and Q, the critic C free on the
+    support. F is concave in C (f is concave and its arguments are linear in C), so an ascent finds the
+    sup: L-BFGS with a strong-Wolfe line search from C = 0, on a batch of pairs at once (their objectives
+    add up and are separable). f_Hinge's kink is smoothed during the ascent, 1 - tau softplus((1 - z)/tau)
+    for tau = 0.1, 0.01, 0.001 (within 2 tau log 2 of it), and the returned value is the exact objective
+    at the critic found: a lower bound within about 1.4e-3 of the sup. Where the sup is not attained
+    (f_S on disjoint supports: C -> inf) the value approaches it as the ascent's gradients vanish.
+    A constant critic reaches 0, so the result is clamped at 0 from below (it is >= 0 and, as the
+    theorem proves, 0 iff P = Q; <= 2 sup f).
+
+    Args: f in "s", "ls", "hinge"; p, q (..., K) distributions on one support; kind in
+    :data:`RELATIVISTIC_KINDS`. Returns (values (...,), critics (..., K)), float64."""
+    if not isinstance(f, str) or f not in RELATIVISTIC_F:
+        raise ValueError(f"f must be one of {list(RELATIVISTIC_F)}, got {f!r}")
+    p, q = _pair(p, q)
+    value = relativistic_objective(f, torch.zeros_like(p), p, q, kind)  # a constant critic; checks kind
+    p, q = torch.broadcast_tensors(p, q)
+    c = torch.zeros(p.shape, dtype=torch.float64, device=p.device, requires_grad=True)
+    for fit in [_smooth_hinge(t) for t in _TAUS] if f == "hinge" else [RELATIVISTIC_F[f]]:
+        opt = torch.optim.LBFGS(
+            [c], lr=1, max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe"
+        )
+
+        def closure(fit=fit):
+            c.grad = None
+            loss = -relativistic_objective(fit, c, p, q, kind).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    with torch.no_grad():
+        value = torch.maximum(relativistic_objective(f, c, p, q, kind), value)
+    return value, c.detach()

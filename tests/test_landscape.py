@@ -8,9 +8,14 @@ import pytest
 import torch
 
 from gentoolkit.data import toy2d
-from gentoolkit.divergences import RELATIVISTIC_KINDS, gaussian_landscape, relativistic_objective
+from gentoolkit.divergences import (
+    RELATIVISTIC_KINDS,
+    gaussian_landscape,
+    relativistic_divergence,
+    relativistic_objective,
+)
 from gentoolkit.widgets import LandscapeExplorer, ParallelLinesView, RelativisticView
-from gentoolkit.widgets.landscape import AXES, SHIFTS, relativistic_divergence, shifted
+from gentoolkit.widgets.landscape import AXES, SHIFTS, shifted
 
 
 def arr(v):

@@ -26,9 +26,10 @@ from gentoolkit.divergences import (
     LANDSCAPE_NAMES,
     RELATIVISTIC_F,
     RELATIVISTIC_KINDS,
+    RELATIVISTIC_SUP_F,
     gaussian_landscape,
     parallel_lines,
-    relativistic_objective,
+    relativistic_divergence,
 )
 from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
@@ -304,50 +305,6 @@ class ParallelLinesView(Widget):
 
 
 # ---------------------------------------------------------------------------------------- relativistic
-SUP_F = {"s": math.log(2), "ls": 1.0, "hinge": 1.0}  # sup_z f(z) (001 Eqs. 6.11-6.13)
-_TAUS = (0.1, 0.01, 0.001)  # smoothing of the hinge's kink during the ascent
-
-
-def _smooth_hinge(tau):
-    return lambda z: 1 - tau * torch.nn.functional.softplus((1 - z) / tau)
-
-
-def relativistic_divergence(f: str, p: torch.Tensor, q: torch.Tensor, kind: str = "rp", *, max_iter: int = 300):
-    """D_f^kind(P, Q) = sup_C F(P, Q, C, f) (001, Sec. 6.4.1, Theorem 1; F is
-    :func:`gentoolkit.divergences.relativistic_objective`) for discrete P and Q, the critic C free on the
-    support. F is concave in C (f is concave and its arguments are linear in C), so an ascent finds the
-    sup: L-BFGS with a strong-Wolfe line search from C = 0, on a batch of pairs at once (their objectives
-    add up and are separable). f_Hinge's kink is smoothed during the ascent, 1 - tau softplus((1 - z)/tau)
-    for tau = 0.1, 0.01, 0.001 (within 2 tau log 2 of it), and the returned value is the exact objective
-    at the critic found: a lower bound within about 1.4e-3 of the sup. Where the sup is not attained
-    (f_S on disjoint supports: C -> inf) the value approaches it as the ascent's gradients vanish.
-    A constant critic reaches 0, so the result is clamped at 0 from below (it is >= 0 and, as the
-    theorem proves, 0 iff P = Q; <= 2 sup f).
-
-    Args: f in "s", "ls", "hinge"; p, q (..., K) distributions on one support; kind in
-    :data:`~gentoolkit.divergences.RELATIVISTIC_KINDS`. Returns (values (...,), critics (..., K)), float64."""
-    if not isinstance(f, str) or f not in RELATIVISTIC_F:
-        raise ValueError(f"f must be one of {list(RELATIVISTIC_F)}, got {f!r}")
-    value = relativistic_objective(f, torch.zeros_like(p, dtype=torch.float64), p, q, kind)  # checks the inputs
-    p, q = torch.broadcast_tensors(p.double(), q.double())
-    c = torch.zeros(p.shape, dtype=torch.float64, requires_grad=True)
-    for fit in [_smooth_hinge(t) for t in _TAUS] if f == "hinge" else [RELATIVISTIC_F[f]]:
-        opt = torch.optim.LBFGS(
-            [c], lr=1, max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe"
-        )
-
-        def closure(fit=fit):
-            c.grad = None
-            loss = -relativistic_objective(fit, c, p, q, kind).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-    with torch.no_grad():
-        value = torch.maximum(relativistic_objective(f, c, p, q, kind), value)
-    return value, c.detach()
-
-
 SUPPORT = np.arange(11)  # the discrete support of RelativisticView
 P_MASSES = {3: 0.1, 4: 0.4, 5: 0.3, 6: 0.2}
 SHIFTS = np.round(np.arange(-3, 3.001, 0.25), 2)
@@ -418,9 +375,10 @@ class RelativisticView(Widget):
             fig.data[4].update(x=SUPPORT, y=shifted(shift))
             fig.data[5].update(x=SHIFTS, y=d)
             fig.data[6].update(x=[SHIFTS[i]], y=[d[i]])
-            fig.layout.yaxis3.range = [-0.05, 2 * SUP_F[f] * 1.08]
+            fig.layout.yaxis3.range = [-0.05, 2 * RELATIVISTIC_SUP_F[f] * 1.08]
             fig.layout.annotations[2].text = f"D_f^{kind}(P, Q), f = f_{f}, against the shift"
         self.readout.value = (
             f"f_{f}, {kind}: D(P, Q) = <b>{d[i]:.4g}</b> at shift {SHIFTS[i]:g} · 0 at shift 0 (P = Q) · "
-            f"bounded by 2 sup f = {2 * SUP_F[f]:.4g}, reached once the supports are disjoint (|shift| ≥ 4)"
+            f"bounded by 2 sup f = {2 * RELATIVISTIC_SUP_F[f]:.4g}, "
+            "reached once the supports are disjoint (|shift| ≥ 4)"
         )
