@@ -27,6 +27,9 @@ def test_same_setup_same_run_and_setups_differ():
     st = mode_stats(c.samples, MIX8)
     assert c.stats["covered"] == st["covered"] and c.stats["kl"] == st["kl"] and c.seconds == c.history.seconds > 0
     assert a.setup == {"loss": "ns"}
+    z = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))  # compare's noise: seed + 1
+    assert not c.generator.training and torch.equal(c.generator(z).detach(), c.samples)
+    assert c.critic(c.samples).shape == (64,)
     other = compare(MIX8, {"x": {"loss": "ns"}}, **{**SMALL, "seed": 1})["x"]
     assert other.history != a.history  # another seed, another run
 

@@ -31,13 +31,16 @@ class GANRun:
     """One trained setup: its ``setup`` (the train_gan arguments it changed), the training
     ``history``, ``samples`` (G on fresh noise, CPU, ``n_samples`` points), their ``stats``
     (:func:`gentoolkit.metrics.mode_stats`: ``covered``, ``modes``, ``kl``, ``high_quality``)
-    and ``seconds`` (training wall time)."""
+    and ``seconds`` (training wall time); ``generator`` and ``critic`` are the trained networks
+    (in eval mode)."""
 
     setup: dict
     history: GANHistory
     samples: torch.Tensor = field(repr=False)
     stats: dict
     seconds: float
+    generator: torch.nn.Module = field(repr=False, compare=False)
+    critic: torch.nn.Module = field(repr=False, compare=False)
 
 
 def compare(
@@ -93,7 +96,7 @@ def compare(
         z = torch.randn(n_samples, G.latent_dim, generator=torch.Generator().manual_seed(seed + 1))
         with torch.no_grad():
             samples = G(z.to(next(G.parameters()))).cpu()
-        runs[name] = GANRun(dict(setup), history, samples, mode_stats(samples, mixture), history.seconds)
+        runs[name] = GANRun(dict(setup), history, samples, mode_stats(samples, mixture), history.seconds, G, D)
     return runs
 
 
