@@ -48,6 +48,9 @@ WIDGETS = {
     "SamplerExplorer (step size)": "from gentoolkit.widgets import SamplerExplorer\nSamplerExplorer()",
     "SolverExplorer (EM, steps)": "from gentoolkit.widgets import SolverExplorer\nSolverExplorer()",
     "SolverExplorer (GGF, eps_rel)": "from gentoolkit.widgets import SolverExplorer\nSolverExplorer(method='ggf')",
+    # its main control is the learning rate: a move reconfigures the run and redraws the critic's heatmap, both
+    # point clouds, the push arrows and the loss curves (2,000 points, the defaults)
+    "GANLiveView (lr)": "from gentoolkit.widgets import GANLiveView\nGANLiveView()",
 }
 
 MOVE_JS = f"""([gd, before]) => {{

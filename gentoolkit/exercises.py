@@ -642,3 +642,224 @@ def check_optimal_discriminator(optimal_discriminator) -> None:
         },
         "p + q > 0 at every point of the test, so p / (p + q) is defined everywhere (0 where p = 0, 1 where q = 0).",
     )
+
+
+# --- notebook 05 ---------------------------------------------------------------------------------------------------
+# GAN losses on the critic's raw outputs (logits): the checks call the student's function on tensors of logits and
+# compare one number, the loss. _check's runner wants tensor outputs of the inputs' shape, so these checks use
+# _check_loss, the same diagnosis for a scalar computed from tensors, plus one more: an answer right on moderate
+# logits but wrong on the extreme ones (|C| in the hundreds, where a GAN's critic can be) is told about stability.
+
+
+def _run_loss(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, str | None]:
+    """As :func:`_run`, for a function of tensors that returns one number."""
+    args = [a.clone() for a in case]
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
+    except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
+        if "only one element tensors can be converted" in str(err):
+            raise WrongAnswer(
+                f"Your {name} raised {type(err).__name__}: {err}. The inputs are tensors of logits, one per sample: "
+                "use torch functions (torch.sigmoid, torch.log, torch.nn.functional.softplus), not math.log or "
+                "math.exp, which take a single float."
+            ) from None
+        problem = _undefined(err)
+        if problem is None:
+            raise WrongAnswer(_crash(name, names, case, err)) from None
+        return _nan_like(0.0), problem
+    for arg, copy, original in zip(names, args, case):
+        if not torch.equal(copy, original):
+            raise WrongAnswer(
+                f"Your {name} changed its input {arg} in place (as `{arg} -= ...` or `{arg}.sub_(...)` do); "
+                f"compute a new tensor instead: the caller still needs {arg}."
+            )
+    if isinstance(out, torch.Tensor) and out.numel() != 1:
+        raise WrongAnswer(
+            f"{name} must return one number, the loss averaged over the batch; got a tensor of shape "
+            f"{tuple(out.shape)}: take the mean over the samples."
+        )
+    return _as_value(out, name, 0.0)
+
+
+def _check_loss(fn, signature: str, cases: list[tuple], answer, mistakes: dict, domain: str, extreme: tuple) -> None:
+    """:func:`_check` for a loss: ``cases`` are tuples of float64 tensors of logits, the answer
+    one number. ``extreme = (indices, hint)``: the cases with logits in the hundreds; an answer
+    that agrees with ``answer`` on every other case but not on these gets ``hint`` (a stability
+    problem: log(sigmoid(c)) rounding to log 0, an epsilon or a clamp inside the log)."""
+    name, _, rest = signature.partition("(")
+    names = [p.split("=")[0].strip() for p in rest.rstrip(")").split(",")]
+    if not callable(fn):
+        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {signature}:`.")
+    _check_signature(fn, name, signature, cases)
+    runs = [_run_loss(fn, name, names, case) for case in cases]
+    got = [value for value, _ in runs]
+    want = [_formula(answer, case) for case in cases]
+    if _agree(got, want):
+        print("Correct!")
+        return
+    for hint, wrong in mistakes.items():
+        if _agree(got, [_formula(wrong, case) for case in cases]):
+            raise WrongAnswer(hint)
+    indices, hint = extreme
+    moderate = [i for i in range(len(cases)) if i not in indices]
+    if _agree([got[i] for i in moderate], [want[i] for i in moderate]):
+        i = indices[0]
+        raise WrongAnswer(
+            f"{hint} (For {_show(name, names, cases[i])} expected {want[i].item():.6g}, got {got[i].item():.6g}.)"
+        )
+    failed = [(case, problem) for case, (_, problem) in zip(cases, runs) if problem]
+    if failed:
+        (case, problem), right = failed[0], _formula(answer, failed[0][0])
+        also = f" (it fails on {len(failed)} of the {len(cases)} test inputs)" if len(failed) > 1 else ""
+        raise WrongAnswer(
+            f"Your formula {problem} for {_show(name, names, case)}, where the answer is {right.item():.6g}{also}. "
+            f"{domain}"
+        )
+    raise WrongAnswer(_not_quite(name, names, cases, got, want))
+
+
+def _logits(seed: int, n: int, scale: float, shift: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return scale * torch.randn(n, generator=g, dtype=torch.float64) + shift
+
+
+def _softplus(c: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.softplus(c)
+
+
+_STABLE = (
+    "Right for moderate logits, wrong for very large |C|: a critic that is sure can output C in the hundreds, "
+    "where sigmoid(C) rounds to exactly 0 or 1, so log(sigmoid(C)) or log(1 - sigmoid(C)) becomes log 0 and an "
+    "epsilon or a clamp inside the log changes the value. Write the log-sigmoids with softplus: -log sigmoid(c) = "
+    "softplus(-c) and -log(1 - sigmoid(c)) = softplus(c) (torch.nn.functional.softplus, or logsigmoid)."
+)
+
+
+def check_ns_generator_loss(ns_generator_loss) -> None:
+    """Exercise (notebook 05): ``ns_generator_loss(fake_logits)`` must return the non-saturating
+    generator loss on the critic's raw outputs C(x_f), -mean(log sigmoid(C_f)) = mean(softplus(-C_f))
+    (lecture 004, "non-saturating GAN"; thesis 001, Eq. A.5), finite for |C| in the hundreds."""
+    cases = [
+        (_logits(50, 8, 2.0, -0.5),),
+        (_logits(51, 5, 3.0, 1.5),),
+        (torch.tensor([-800.0, -60.0, -3.0, 0.5, 45.0, 900.0], dtype=torch.float64),),  # a confident critic
+    ]
+
+    def log_sigmoid_unstable(c):
+        return torch.log(torch.sigmoid(c))
+
+    _check_loss(
+        ns_generator_loss,
+        "ns_generator_loss(fake_logits)",
+        cases,
+        lambda c: _softplus(-c).mean(),
+        {
+            "That is the minimax (saturating) generator loss mean(log(1 - sigmoid(C_f))): its gradient "
+            "-sigmoid(C_f) vanishes exactly when the critic rejects the fakes (C_f very negative), early in "
+            "training. The non-saturating loss maximises log sigmoid(C_f) instead: -mean(log sigmoid(C_f)).": (
+                lambda c: -_softplus(c).mean()
+            ),
+            "That is the minimax (saturating) generator loss mean(log(1 - sigmoid(C_f))), and written as "
+            "log(1 - sigmoid(C)) it is -inf for large C as well. The non-saturating loss is -mean(log sigmoid(C_f)) "
+            "= mean(softplus(-C_f)).": lambda c: torch.log(1 - torch.sigmoid(c)).mean(),
+            "Check the sign: the generator *minimizes* its loss, so it is -mean(log sigmoid(C_f)) (the fakes should "
+            "look real, sigmoid(C_f) -> 1, loss -> 0).": lambda c: -_softplus(-c).mean(),
+            "Take the mean over the batch, not the sum: the losses are means, so that they do not grow with the "
+            "batch size.": lambda c: _softplus(-c).sum(),
+            "The formula is right but not stable: sigmoid(C) rounds to 0 for C below about -745 (float64; -104 in "
+            "float32), and log(0) = -inf, exactly when the critic rejects the fakes with confidence. Use "
+            "softplus(-C) (= -log sigmoid(C)) or torch.nn.functional.logsigmoid.": (
+                lambda c: -log_sigmoid_unstable(c).mean()
+            ),
+            "That is the critic's loss on the fakes, -mean(log(1 - sigmoid(C_f))): minimizing it would make the "
+            "fakes look *more* fake. The generator wants sigmoid(C_f) -> 1: -mean(log sigmoid(C_f)).": (
+                lambda c: _softplus(c).mean()
+            ),
+            "Take the mean of the logs, not the log of the mean: -mean(log sigmoid(C_f)), one log per sample.": (
+                lambda c: -torch.log(torch.sigmoid(c).mean())
+            ),
+            "sigmoid(C_f) is the critic's probability that a fake is real; the loss is its negative *log*: "
+            "-mean(log sigmoid(C_f)).": lambda c: -torch.sigmoid(c).mean(),
+        },
+        "The loss is finite for every logit (softplus(-c) is about -c for very negative c). A nan often means a "
+        "log of a negative number, e.g. log(C) on the logits themselves: apply the sigmoid first, or use softplus.",
+        ([2], _STABLE),
+    )
+
+
+def check_rasgan_critic_loss(rasgan_d_loss) -> None:
+    """Exercise (notebook 05): ``rasgan_d_loss(real_logits, fake_logits)`` must return the
+    relativistic average standard GAN's critic loss (thesis 001, Ch. 4 and App. A.7.3)
+    -mean(log sigmoid(D~_r)) - mean(log(1 - sigmoid(D~_f))), with D~_r = C_r - mean(C_f) and
+    D~_f = C_f - mean(C_r), finite for |C| in the hundreds."""
+    n = 6  # equal batches, so that the paired (RSGAN) difference C_r - C_f is defined and recognised
+    cases = [
+        (_logits(60, n, 1.5, 0.8), _logits(61, n, 1.0, -0.6)),
+        (_logits(62, n, 2.5, -1.0), _logits(63, n, 2.0, 1.2)),
+        (_logits(64, n, 1.0, 2.0), _logits(65, n, 3.0, 0.3)),
+        (  # a confident critic that is wrong: real outputs far below the fakes'
+            torch.tensor([-900.0, -850.0, -5.0, 1.0, -820.0, 2.0], dtype=torch.float64),
+            torch.tensor([30.0, 60.0, -2.0, 90.0, 10.0, 5.0], dtype=torch.float64),
+        ),
+    ]
+
+    def ra(cr, cf):
+        return cr - cf.mean(), cf - cr.mean()
+
+    def right(cr, cf):
+        dr, df = ra(cr, cf)
+        return _softplus(-dr).mean() + _softplus(df).mean()
+
+    def unstable(cr, cf):
+        dr, df = ra(cr, cf)
+        return -torch.log(torch.sigmoid(dr)).mean() - torch.log(1 - torch.sigmoid(df)).mean()
+
+    _check_loss(
+        rasgan_d_loss,
+        "rasgan_d_loss(real_logits, fake_logits)",
+        cases,
+        right,
+        {
+            "That is the relativistic *paired* loss (RSGAN, App. A.7.2), which compares each real sample with one "
+            "fake. The *average* version compares each sample with the mean critic output of the other batch: "
+            "D~_r = C_r - mean(C_f), D~_f = C_f - mean(C_r).": lambda cr, cf: _softplus(cf - cr).mean(),
+            "Each batch is compared with the *other* batch's mean: D~_r = C_r - mean(C_f) and D~_f = C_f - "
+            "mean(C_r), not with its own mean.": (
+                lambda cr, cf: _softplus(-(cr - cr.mean())).mean() + _softplus(cf - cf.mean()).mean()
+            ),
+            "That is the standard (non-relativistic) critic loss on C itself; the relativistic average critic "
+            "uses the differences D~_r = C_r - mean(C_f) and D~_f = C_f - mean(C_r) inside the log-sigmoids.": (
+                lambda cr, cf: _softplus(-cr).mean() + _softplus(cf).mean()
+            ),
+            "That is the generator's loss (real and fake swapped): the critic wants D~_r large and D~_f small, "
+            "-mean(log sigmoid(D~_r)) - mean(log(1 - sigmoid(D~_f))).": (
+                lambda cr, cf: _softplus(-ra(cr, cf)[1]).mean() + _softplus(ra(cr, cf)[0]).mean()
+            ),
+            "The fake term is -mean(log(1 - sigmoid(D~_f))) = mean(softplus(D~_f)): the critic wants the fakes to "
+            "look *less* real than the average real sample, sigmoid(D~_f) -> 0, not -> 1.": (
+                lambda cr, cf: _softplus(-ra(cr, cf)[0]).mean() + _softplus(-ra(cr, cf)[1]).mean()
+            ),
+            "You left out the fake term: the critic's loss has two terms, -mean(log sigmoid(D~_r)) on the real "
+            "batch and -mean(log(1 - sigmoid(D~_f))) on the fake batch.": lambda cr, cf: _softplus(
+                -ra(cr, cf)[0]
+            ).mean(),
+            "The formula is right but not stable: when the critic is confidently wrong (D~_r in the hundreds below "
+            "0), sigmoid(D~_r) rounds to 0 and log(0) = -inf. Use softplus: -log sigmoid(d) = softplus(-d) and "
+            "-log(1 - sigmoid(d)) = softplus(d).": unstable,
+            "Take means over the batches, not sums: -mean(log sigmoid(D~_r)) - mean(log(1 - sigmoid(D~_f))).": (
+                lambda cr, cf: _softplus(-ra(cr, cf)[0]).sum() + _softplus(ra(cr, cf)[1]).sum()
+            ),
+            "Check the sign: the loss is a sum of negative log-probabilities, -mean(log sigmoid(D~_r)) - "
+            "mean(log(1 - sigmoid(D~_f))), which is >= 0.": lambda cr, cf: -right(cr, cf),
+            "You averaged the loss over every pair (x_r, x_f); the relativistic *average* critic compares each "
+            "sample with the average critic output of the other batch, *inside* the log-sigmoid: "
+            "D~_r = C_r - mean(C_f).": (
+                lambda cr, cf: _softplus(cf[None, :] - cr[:, None]).mean() + _softplus(cf[:, None] - cr[None, :]).mean()
+            ),
+        },
+        "The loss is finite for every pair of batches (softplus(d) is about d for large d). A nan often means a "
+        "log of a negative number, e.g. the log of a difference of logits: apply the sigmoid first, or use softplus.",
+        ([3], _STABLE),
+    )

@@ -19,6 +19,7 @@ __all__ = [
     "plot_chains",
     "plot_datasets",
     "plot_density",
+    "plot_gan_runs",
     "plot_loss",
     "plot_rejection",
     "plot_samples_1d",
@@ -76,6 +77,39 @@ def plot_loss(history, window: int = 50, ax=None, label=None):
         )
     ax.set(xlabel="step", ylabel="loss")
     return ax
+
+
+def plot_gan_runs(runs: dict, mixture, *, n_show: int = 1000, curve: bool = True):
+    """Side-by-side GAN runs (:func:`gentoolkit.gan.compare.compare`): one panel per run with its
+    samples (purple) over the mixture's component means (green crosses), titled with the modes
+    covered and the KL of the mode histogram from the weights; with ``curve``, a last panel with
+    the modes covered over the training steps of every run (mode collapse, lecture 004, is the
+    curve that stays low). Returns the figure."""
+    names = list(runs)
+    n = len(names) + int(curve)
+    fig, axes = plt.subplots(1, n, figsize=(2.7 * n, 2.9))
+    axes = np.atleast_1d(axes)
+    b = mixture.bounds(margin=3)
+    means = mixture.means.numpy()
+    for ax, name in zip(axes, names):
+        r = runs[name]
+        x = r.samples[:n_show].numpy()
+        ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, color="#762a83")
+        ax.scatter(means[:, 0], means[:, 1], marker="x", s=12, color="#1b7837", lw=1)
+        kl = r.stats["kl"]
+        kl = f"{kl:.2f}" if np.isfinite(kl) else "∞"
+        ax.set_title(f"{name}\nmodes {r.stats['covered']}/{r.stats['modes']}, KL {kl}", fontsize=8)
+        ax.set(xlim=b[:2], ylim=b[2:], aspect="equal", xticks=[], yticks=[])
+    if curve:
+        ax = axes[-1]
+        for i, name in enumerate(names):
+            h = runs[name].history
+            ax.plot(h.eval_steps, h.covered, marker="o", ms=2, color=f"C{i}", label=name)
+        ax.axhline(mixture.n_components, ls="--", color="gray", lw=1)
+        ax.set(xlabel="generator step", ylabel="modes covered", ylim=(-0.5, mixture.n_components + 0.5))
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
 
 
 def plot_score_error(curves: dict, ax=None, target: float | None = None):
