@@ -335,7 +335,9 @@ class RelativisticView(Widget):
         shift = _in_range("shift", shift, SHIFTS[0], SHIFTS[-1])
         self._cache: dict = {}
         controls = {
-            "f": W.ToggleButtons(options=[("f_S", "s"), ("f_LS", "ls"), ("f_Hinge", "hinge")], value=f),
+            "f": W.ToggleButtons(
+                options=[("f_S", "s"), ("f_LS", "ls"), ("f_Hinge", "hinge")], value=f, description="f"
+            ),
             "kind": W.ToggleButtons(options=list(RELATIVISTIC_KINDS), value=kind, description="kind"),
             "shift": W.FloatSlider(value=shift, min=SHIFTS[0], max=SHIFTS[-1], step=0.25, description="shift"),
         }

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# A signature of every trace's x, y and z (count and weighted sum): changes when data changes.
+# A signature of every trace's x, y and z (count and weighted sum) and visibility: changes when
+# data changes or a view swaps which traces are shown (e.g. a surface for a contour plot).
 SIGNATURE_JS = """(gd) => {
   const parts = [];
   for (const tr of (gd && gd.data) || []) {
+    parts.push('visible:' + (tr.visible === undefined ? true : tr.visible));
     for (const key of ['x', 'y', 'z']) {
       let n = 0, sum = 0;
       const walk = (a) => {
