@@ -23,7 +23,7 @@ def arr(v):
 
 
 # ---------------------------------------------------------------------- LandscapeExplorer
-@pytest.fixture(scope="module")
+@pytest.fixture  # a fresh explorer per test: a shared one made each test depend on the ones before it
 def land():
     return LandscapeExplorer()
 
@@ -59,7 +59,7 @@ def test_mean_scale_axes_use_the_mean_y_slider_as_the_fixed_value(land):
 
 
 def test_sliders_move_the_marker_and_the_generator_circle(land):
-    land.set(axes=AXES[0], view="contour", mean_x=-1.0, mean_y=2.0, scale=0.4)
+    land.set(dataset="ring", axes=AXES[0], view="contour", mean_x=-1.0, mean_y=2.0, scale=0.4)
     m = land.figure.data[3]
     assert (arr(m.x)[0], arr(m.y)[0]) == (-1.0, 2.0)
     cx, cy = arr(land.figure.data[5].x), arr(land.figure.data[5].y)
