@@ -114,6 +114,15 @@ def test_saturating_f_gan_generator_loss(d):
     torch.testing.assert_close(sat.g_loss(real, fake), -CONJ[d](ACT[d](fake)).mean())
     torch.testing.assert_close(sat.d_loss(real, fake), losses.get(f"f:{d}").d_loss(real, fake))
     assert not torch.isclose(sat.g_loss(real, fake), losses.get(f"f:{d}").g_loss(real, fake))
+    # f_gan(d) called now, not the table get() built at import (a mutated f_gan reaches only this)
+    alt = f_gan(d)
+    torch.testing.assert_close(alt.g_loss(real, fake), -ACT[d](fake).mean())
+    torch.testing.assert_close(alt.d_loss(real, fake), CONJ[d](ACT[d](fake)).mean() - ACT[d](real).mean())
+    assert (alt.name, alt.divergence, alt.saturating, sat.saturating) == (f"f:{d}", d, False, True)
+    assert "Nowozin's alternative" in alt.description and "(saturating)" in sat.description
+    assert alt.description.startswith("f-GAN, ") and alt.description.split(": g_f")[0] in sat.description
+    torch.testing.assert_close(alt.activation(fake), ACT[d](fake))
+    torch.testing.assert_close(alt.conjugate(ACT[d](fake)), CONJ[d](ACT[d](fake)))
 
 
 @pytest.mark.parametrize("name", list(NAIVE))
