@@ -1,6 +1,7 @@
 """Mutation testing of the numeric core (data, score, sampling, sde, metrics) that resumes
 across machines: `mutmut` keeps its verdicts in `mutants/`, which a fresh clone lacks, and a
-full run (about 4,200 mutants) takes longer than one sitting on 2 cores.
+full run (about 8,200 mutants) takes longer than one sitting on 2 cores.
+Each survivor of the numeric core is explained in `.ci/mutmut/SURVIVORS.md`.
 
     .venv/bin/python .ci/mutation.py run [--recheck] [--max-children N] [PATTERN ...]
     .venv/bin/python .ci/mutation.py table [--list survived|timeout|"no tests"|"not checked"]
