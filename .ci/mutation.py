@@ -1,4 +1,4 @@
-"""Mutation testing of the numeric core (data, score, sampling, sde, metrics) that resumes
+"""Mutation testing of the numeric core (data, score, sampling, sde, metrics, divergences, gan) that resumes
 across machines: `mutmut` keeps its verdicts in `mutants/`, which a fresh clone lacks, and a
 full run (about 8,200 mutants) takes longer than one sitting on 2 cores.
 Each survivor of the numeric core is explained in `.ci/mutmut/SURVIVORS.md`.
