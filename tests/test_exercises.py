@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from gentoolkit import exercises as ex
+from tests.exercise_harness import harness, outputs, recorded_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,57 +159,11 @@ CHECKS = {
     ),
 }
 IDS = [check.__name__ for check in CHECKS]
-
-
-def recorded_inputs(check, answer) -> list[tuple]:
-    """The inputs ``check`` calls the student's function with: a spy that answers correctly."""
-    seen = []
-
-    def spy(*args):
-        seen.append(args)
-        return answer(*args)
-
-    check(spy)
-    return seen
-
-
-def outputs(fn, cases) -> torch.Tensor:
-    """``fn`` on every case, flattened into one float64 vector, nan where it is undefined."""
-    values = []
-    for case in cases:
-        try:
-            out = fn(*case)
-        except (ArithmeticError, ValueError):
-            out = torch.full(case[0].shape, math.nan) if isinstance(case[0], torch.Tensor) else math.nan
-        values.append(torch.as_tensor(math.nan if isinstance(out, complex) else out, dtype=torch.float64).flatten())
-    return torch.cat(values)
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_check_accepts_the_answer(check, capsys):
-    check(CHECKS[check][0])
-    assert capsys.readouterr().out == "Correct!\n"
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_each_wrong_answer_gets_the_hint_that_names_its_mistake(check):
-    hints = set()
-    for pattern, wrong in CHECKS[check][1].items():
-        with pytest.raises(ex.WrongAnswer, match=pattern) as err:
-            check(wrong)
-        hints.add(str(err.value))
-    assert len(hints) == len(CHECKS[check][1])  # one distinct hint per mistake
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_wrong_answers_differ_pairwise_on_the_checks_inputs(check):
-    # The check matches within rtol 1e-4: a pair closer than 1e-3 everywhere could swap hints.
-    answer, wrong = CHECKS[check]
-    cases = recorded_inputs(check, answer)
-    assert len({tuple(a for a in case if not isinstance(a, torch.Tensor)) for case in cases}) >= 3  # distinct cases
-    values = {"the answer": outputs(answer, cases)} | {hint: outputs(fn, cases) for hint, fn in wrong.items()}
-    for (a, va), (b, vb) in itertools.combinations(values.items(), 2):
-        assert not torch.allclose(va, vb, rtol=1e-3, atol=1e-5, equal_nan=True), f"{a!r} and {b!r} coincide"
+(
+    test_check_accepts_the_answer,
+    test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
+    test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+) = harness(CHECKS)
 
 
 def test_a_mistake_that_fails_on_some_inputs_is_still_recognised():

@@ -4,7 +4,6 @@ The wrong answers are written here as a student would write them, independently 
 own list; on the inputs the check really uses (recorded by a spy that answers correctly) they
 must differ pairwise, so that no two mistakes can get each other's hint."""
 
-import itertools
 import math
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from gentoolkit import exercises as ex
+from tests.exercise_harness import harness, recorded_inputs
 
 
 def ns_answer(c):
@@ -83,47 +83,11 @@ CHECKS = {
     ),
 }
 IDS = [check.__name__ for check in CHECKS]
-
-
-def recorded_inputs(check, answer) -> list[tuple]:
-    seen = []
-
-    def spy(*args):
-        seen.append(tuple(a.clone() for a in args))
-        return answer(*args)
-
-    check(spy)
-    return seen
-
-
-def outputs(fn, cases) -> torch.Tensor:
-    return torch.tensor([float(fn(*case)) for case in cases], dtype=torch.float64)
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_check_accepts_the_answer(check, capsys):
-    check(CHECKS[check][0])
-    assert capsys.readouterr().out == "Correct!\n"
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_each_wrong_answer_gets_the_hint_that_names_its_mistake(check):
-    hints = set()
-    for pattern, wrong in CHECKS[check][1].items():
-        with pytest.raises(ex.WrongAnswer, match=pattern) as err:
-            check(wrong)
-        hints.add(str(err.value).split(" (For ")[0])
-    assert len(hints) == len(CHECKS[check][1])  # one distinct hint per mistake
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_wrong_answers_differ_pairwise_on_the_checks_inputs(check):
-    answer, wrong = CHECKS[check]
-    cases = recorded_inputs(check, answer)
-    assert len(cases) >= 3
-    values = {"the answer": outputs(answer, cases)} | {hint: outputs(fn, cases) for hint, fn in wrong.items()}
-    for (a, va), (b, vb) in itertools.combinations(values.items(), 2):
-        assert not torch.allclose(va, vb, rtol=1e-3, atol=1e-5, equal_nan=True), f"{a!r} and {b!r} coincide"
+(
+    test_check_accepts_the_answer,
+    test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
+    test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+) = harness(CHECKS, hint=lambda err: str(err).split(" (For ")[0])
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=IDS)

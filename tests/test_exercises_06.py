@@ -4,13 +4,13 @@ special case for 0 unless the mistake is elsewhere), the hint that names its mis
 the check really uses (recorded by a spy that answers correctly) the wrong answers differ pairwise,
 so no two mistakes can get each other's hint."""
 
-import itertools
 import math
 
 import pytest
 import torch
 
 from gentoolkit import exercises as ex
+from tests.exercise_harness import harness
 
 
 def xlog(x, y):  # a careful student's x log(x / y)
@@ -62,34 +62,11 @@ CHECKS = {
     ex.check_optimal_discriminator: (lambda p, q: p / (p + q), D_WRONG),
 }
 IDS = [c.__name__ for c in CHECKS]
-
-
-def recorded_inputs(check, answer):
-    seen = []
-
-    def spy(*args):
-        seen.append(args)
-        return answer(*args)
-
-    check(spy)
-    return seen
-
-
-def outputs(fn, cases):
-    values = []
-    for case in cases:
-        try:
-            out = fn(*case)
-        except (ArithmeticError, ValueError):
-            out = torch.full(case[0].shape, math.nan) if isinstance(case[0], torch.Tensor) else math.nan
-        values.append(torch.as_tensor(out, dtype=torch.float64).flatten())
-    return torch.cat(values)
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_check_accepts_the_answer(check, capsys):
-    check(CHECKS[check][0])
-    assert capsys.readouterr().out == "Correct!\n"
+(
+    test_check_accepts_the_answer,
+    test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
+    test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+) = harness(CHECKS)
 
 
 def test_checks_accept_other_correct_forms(capsys):
@@ -101,26 +78,6 @@ def test_checks_accept_other_correct_forms(capsys):
     ex.check_optimal_discriminator(lambda p, q: torch.sigmoid(torch.log(p.float()) - torch.log(q.float())))
     ex.check_optimal_discriminator(lambda p, q: 1 / (1 + q / p))  # inf at p = 0 gives 0
     assert capsys.readouterr().out.count("Correct!") == 3
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_each_wrong_answer_gets_the_hint_that_names_its_mistake(check):
-    hints = set()
-    for pattern, wrong in CHECKS[check][1].items():
-        with pytest.raises(ex.WrongAnswer, match=pattern) as err:
-            check(wrong)
-        hints.add(str(err.value))
-    assert len(hints) == len(CHECKS[check][1])
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=IDS)
-def test_wrong_answers_differ_pairwise_on_the_checks_inputs(check):
-    answer, wrong = CHECKS[check]
-    cases = recorded_inputs(check, answer)
-    assert len(cases) >= 3
-    values = {"the answer": outputs(answer, cases)} | {hint: outputs(fn, cases) for hint, fn in wrong.items()}
-    for (a, va), (b, vb) in itertools.combinations(values.items(), 2):
-        assert not torch.allclose(va, vb, rtol=1e-3, atol=1e-5, equal_nan=True), f"{a!r} and {b!r} coincide"
 
 
 def test_js_zero_probability_is_explained():
