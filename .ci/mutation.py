@@ -10,7 +10,7 @@ Each survivor of the numeric core is explained in `.ci/mutmut/SURVIVORS.md`.
 mutmut keeps a verdict only while the mutated function's source hash is unchanged (an edited
 function is tested again), then runs mutmut and writes the verdicts back, also when it is
 interrupted (Ctrl-C): commit the file to keep them. `--recheck` forgets survivors and
-timeouts, for after new tests.
+timeouts (of the mutants the PATTERNs select, all without one), for after new tests.
 
 Timeouts: mutmut limits a mutant's CPU time from the test durations it records, and those
 are 3-35 times shorter than the tests' real durations here (median 3x), so surviving mutants
@@ -22,6 +22,7 @@ teardown per test; regenerate with `durations`) before the mutants run.
 from __future__ import annotations
 
 import collections
+import fnmatch
 import json
 import os
 import re
@@ -83,7 +84,10 @@ def status(code) -> str:
     return status_by_exit_code[code]
 
 
-def restore(recheck: bool) -> None:
+def restore(recheck: bool, patterns: list[str]) -> None:
+    """Write the stored verdicts into ``mutants/``; with ``recheck``, forget the survivors and
+    timeouts of the mutants that ``patterns`` select (all when none are given), so that mutmut
+    runs them again while the others keep their verdicts."""
     if not VERDICTS.is_file():
         return
     for path, meta in json.loads(VERDICTS.read_text()).items():
@@ -91,18 +95,24 @@ def restore(recheck: bool) -> None:
         if target.is_file():  # a local run is further along than the stored one: keep it
             local = json.loads(target.read_text())
             if recheck:
-                local["exit_code_by_key"] = forget(local["exit_code_by_key"])
+                local["exit_code_by_key"] = forget(local["exit_code_by_key"], patterns)
                 target.write_text(json.dumps(local))
             continue
-        codes = forget(meta["exit_code_by_key"]) if recheck else meta["exit_code_by_key"]
+        codes = forget(meta["exit_code_by_key"], patterns) if recheck else meta["exit_code_by_key"]
         target.parent.mkdir(parents=True, exist_ok=True)
         empty = {"type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}}
         target.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": meta["hashes"], **empty}))
 
 
-def forget(codes: dict) -> dict:
-    """``codes`` with survivors and timeouts marked unchecked, so mutmut runs them again."""
-    return {k: (None if status(v) in ("survived", "timeout") else v) for k, v in codes.items()}
+def forget(codes: dict, patterns: list[str]) -> dict:
+    """``codes`` with the survivors and timeouts that ``patterns`` select (mutmut's glob
+    patterns of mutant names; all when empty) marked unchecked, so mutmut runs them again."""
+
+    def again(key, v):
+        chosen = not patterns or any(fnmatch.fnmatchcase(key, p) for p in patterns)
+        return chosen and status(v) in ("survived", "timeout")
+
+    return {k: (None if again(k, v) else v) for k, v in codes.items()}
 
 
 def save() -> None:
@@ -198,7 +208,7 @@ def main(argv: list[str]) -> int:
     recheck = "--recheck" in rest
     rest = [a for a in rest if a != "--recheck"]
     MUTANTS.mkdir(exist_ok=True)
-    restore(recheck)
+    restore(recheck, [a for a in rest if a.startswith("gentoolkit")])  # the mutant-name patterns
     try:
         # pass 1 generates the mutants (merging the restored verdicts) and collects test stats;
         # it matches no mutant, so it stops at its clean-test step, which is expected
