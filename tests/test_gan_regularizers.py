@@ -313,6 +313,68 @@ def test_drs_rejects_bad_input():
         R.drs(propose, perfect_critic, 10, gen(0), gamma=float("nan"))
 
 
+def drs_by_hand(n, seed, burn_in, batch_size):
+    """Alg. 1 of Azadi et al. written out sequentially: D~_M from the burn-in, then per
+    proposal the running maximum, the coin u < p_accept, until n are kept."""
+    g = gen(seed)
+    logit_max = perfect_critic(propose(burn_in, g)).max()
+    kept, proposed = [], 0
+    while len(kept) < n:
+        x = propose(batch_size, g)
+        d = perfect_critic(x)[:, 0]
+        coins = torch.rand(batch_size, generator=g, dtype=d.dtype)
+        for i in range(batch_size):
+            logit_max = torch.maximum(logit_max, d[i])
+            if coins[i] < R.drs_accept_prob(d[i], logit_max):
+                kept.append(x[i])
+        proposed += batch_size
+    return torch.stack(kept)[:n], proposed, logit_max.item()
+
+
+def test_drs_replays_the_sequential_algorithm():
+    """The batched DRS equals the sequential algorithm proposal by proposal: the running
+    maximum carries over from batch to batch (its last entry, not another), it stops as soon
+    as n are kept (not one batch later), and it reports the proposals it made. The burn-in's
+    maximum is below the largest logit, so the running maximum matters."""
+    for n, burn_in, batch_size in ((30, 1, 16), (7, 2, 5), (4, 1, 1), (6, 1, 3)):
+        res = R.drs(propose, perfect_critic, n, gen(4), burn_in=burn_in, batch_size=batch_size)
+        samples, proposed, logit_max = drs_by_hand(n, 4, burn_in, batch_size)
+        assert torch.equal(res.samples, samples) and res.proposed == proposed
+        assert res.logit_max == logit_max and res.acceptance_rate <= 1
+
+
+def test_drs_defaults_and_its_proposal_budget():
+    import inspect
+
+    params = inspect.signature(R.drs).parameters
+    assert {k: params[k].default for k in ("gamma", "eps", "burn_in", "batch_size", "max_proposals")} == {
+        "gamma": 0.0,
+        "eps": 1e-6,
+        "burn_in": 10_000,
+        "batch_size": 10_000,
+        "max_proposals": 10_000_000,
+    }
+    assert inspect.signature(R.drs_accept_prob).parameters["eps"].default == 1e-6
+    # the budget is checked before each batch: after one batch of 8 with max_proposals = 8, stop
+    with pytest.raises(RuntimeError, match=r"^DRS proposed 8 samples and accepted \d+ < n=1000; lower gamma$"):
+        R.drs(propose, perfect_critic, 1000, gen(5), burn_in=1, batch_size=8, max_proposals=8)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(burn_in=0), "^burn_in must be a positive integer"),
+        (dict(batch_size=0), "^batch_size must be a positive integer"),
+        (dict(eps=0.0), "^eps must be"),
+    ],
+)
+def test_drs_errors_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        R.drs(propose, perfect_critic, 10, gen(0), **kwargs)
+    with pytest.raises(ValueError, match=r"^critic\(x\) must return one logit per sample \(5\), got 3$"):
+        R.drs(propose, lambda x: torch.zeros(3), 10, gen(0), burn_in=5)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_penalties_follow_the_inputs_device(device):
     """The penalties and pack run where the inputs are; a CPU generator gives the same
