@@ -119,7 +119,8 @@ def test_saturating_f_gan_generator_loss(d):
     torch.testing.assert_close(alt.g_loss(real, fake), -ACT[d](fake).mean())
     torch.testing.assert_close(alt.d_loss(real, fake), CONJ[d](ACT[d](fake)).mean() - ACT[d](real).mean())
     assert (alt.name, alt.divergence, alt.saturating, sat.saturating) == (f"f:{d}", d, False, True)
-    assert "Nowozin's alternative" in alt.description and "(saturating)" in sat.description
+    assert alt.description.endswith("; G = -E g_f(C_f) (Nowozin's alternative)")
+    assert sat.description.endswith("; G = -E f*(g_f(C_f)) (saturating)")
     assert alt.description.startswith("f-GAN, ") and alt.description.split(": g_f")[0] in sat.description
     torch.testing.assert_close(alt.activation(fake), ACT[d](fake))
     torch.testing.assert_close(alt.conjugate(ACT[d](fake)), CONJ[d](ACT[d](fake)))
@@ -299,3 +300,16 @@ def test_device_follows_the_inputs(device):
         v = loss.d_loss(real.to(device), fake.to(device))
         assert v.device.type == device
         torch.testing.assert_close(v.cpu(), loss.d_loss(real, fake), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_outputs_and_names_say_what_was_given():
+    """A critic output that is not a tensor is named with its type; the critic loss needs the
+    real outputs (only a non-relativistic generator loss may omit them)."""
+    fake = torch.zeros(4)
+    with pytest.raises(TypeError, match=r"^fake_out must be a torch.Tensor of shape \(n,\) or \(n, 1\), got list$"):
+        losses.get("ns").d_loss(fake, [0.0] * 4)
+    with pytest.raises(TypeError, match=r"^real_out must be a torch.Tensor .*, got NoneType$"):
+        losses.get("ns").d_loss(None, fake)
+    assert torch.isfinite(losses.get("ns").g_loss(None, fake))
+    with pytest.raises(TypeError, match=r"^name must be a str, one of \[.*\], got int$"):
+        losses.get(3)
