@@ -392,3 +392,57 @@ def test_penalties_follow_the_inputs_device(device):
     md = R.MDGANLoss(2)
     e = torch.randn(8, 2, generator=gen(4))
     torch.testing.assert_close(md.d_loss(e.to(device), e.to(device)).cpu(), md.d_loss(e, e))
+
+
+class _Plain(nn.Module):  # a module without .net: critic_features must refuse it
+    def forward(self, x):
+        return x[:, 0]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: R.clip_weights("w", 0.1), TypeError, "^module must be a torch.nn.Module, got str$"),
+        (lambda: R.spectral_normalize("w"), TypeError, "^module must be a torch.nn.Module, got str$"),
+        (lambda: R.spectral_normalize(nn.Linear(2, 1), 0), ValueError, "^n_power_iterations must be"),
+        (lambda: R.gradient_penalty(lambda x: x[:, 0], torch.zeros(3), torch.zeros(3, 2)), ValueError, "^real must"),
+        (lambda: R.gradient_penalty(lambda x: x[:, 0], torch.zeros(3, 2), torch.zeros(3)), ValueError, "^fake must"),
+        (
+            lambda: R.r1_penalty(lambda x: x[:2, 0], torch.zeros(3, 2), 1.0),
+            ValueError,
+            r"^critic\(x\) must return one output per sample \(3\), got 2$",
+        ),
+        (lambda: R.feature_matching_loss(torch.zeros(3), torch.zeros(3, 2)), ValueError, "^features_real must"),
+        (lambda: R.feature_matching_loss(torch.zeros(3, 2), torch.zeros(3)), ValueError, "^features_fake must"),
+        (lambda: R.label_smoothed_d_loss(torch.zeros(3), torch.zeros(3), 0.0), ValueError, "^real_label must"),
+        (lambda: R.label_smoothed_d_loss([0.0], torch.zeros(3)), TypeError, "^real_out must"),
+        (lambda: R.label_smoothed_d_loss(torch.zeros(3), [0.0]), TypeError, "^fake_out must"),
+        (lambda: R.pack(torch.zeros(4), 2), ValueError, "^x must"),
+        (lambda: R.simplex_vertices(0), ValueError, "^dim must"),
+        (
+            lambda: R.critic_features(_Plain(), torch.zeros(3, 2)),
+            TypeError,
+            r"\(as MLPDiscriminator\), got _Plain with .net = NoneType$",
+        ),
+        (lambda: R.critic_features(MLPDiscriminator(), torch.zeros(3)), ValueError, "^x must"),
+        (lambda: R.MDGANLoss(0), ValueError, "^dim must"),
+        (lambda: R.MDGANLoss(3, sigma2=0.0), ValueError, "^sigma2 must"),
+        (lambda: R.MDGANLoss(3, eps=0.0), ValueError, "^eps must"),
+        (lambda: R.MDGANLoss(3, lam=-1.0), ValueError, "^lam must"),
+        (lambda: R.drs(propose, lambda x: [0.0], 10, gen(0), burn_in=2), TypeError, r"^critic\(x\) must be a torch"),
+    ],
+)
+def test_each_bad_argument_is_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_regularizer_defaults():
+    import inspect
+
+    assert inspect.signature(R.spectral_normalize).parameters["n_power_iterations"].default == 1
+    assert inspect.signature(R.gradient_penalty).parameters["one_sided"].default is False
+    mdgan = inspect.signature(R.MDGANLoss).parameters
+    assert (mdgan["sigma2"].default, mdgan["lam"].default, mdgan["eps"].default) == (0.25, None, 1e-8)
+    loss = R.MDGANLoss(3)
+    assert loss.name == "mdgan" and "on the 4 vertices of a simplex" in loss.description  # dim + 1
