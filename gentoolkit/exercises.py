@@ -37,31 +37,47 @@ class WrongAnswer(AssertionError):
 # --- the shared diagnosis ------------------------------------------------------------------------------------------
 
 
-def _check(fn, signature: str, cases: list[tuple], answer, mistakes: dict, domain: str) -> None:
+def _check(
+    fn, signature: str, cases: list[tuple], answer, mistakes: dict, domain: str, *, run=None, extreme=None
+) -> None:
     """Call ``fn(*case)`` for each case; print ``Correct!`` if it agrees with ``answer`` on all of
     them, else raise :class:`WrongAnswer` with the hint of the ``mistakes`` formula (hint ->
     function) it agrees with, or an explanation of what went wrong. ``domain`` says why the
-    answer is defined on every case (shown when the student's formula is not)."""
+    answer is defined on every case (shown when the student's formula is not).
+
+    ``run`` calls the student's function on one case (default :func:`_run`; :func:`_run_loss` for
+    a loss of logit tensors). ``extreme = (indices, hint)``: the cases with logits in the
+    hundreds; an answer right on every other case but not on these gets ``hint`` (a stability
+    problem: log(sigmoid(c)) rounding to log 0, an epsilon or a clamp inside the log)."""
     name, _, rest = signature.partition("(")
     names = [p.split("=")[0].strip() for p in rest.rstrip(")").split(",")]
     if not callable(fn):
         raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {signature}:`.")
     _check_signature(fn, name, signature, cases)
-    runs = [_run(fn, name, names, case) for case in cases]
+    runs = [(run or _run)(fn, name, names, case) for case in cases]
     got = [value for value, _ in runs]
-    if _agree(got, [_formula(answer, case) for case in cases]):
+    want = [_formula(answer, case) for case in cases]
+    if _agree(got, want):
         print("Correct!")
         return
     for hint, wrong in mistakes.items():
         if _agree(got, [_formula(wrong, case) for case in cases]):
             raise WrongAnswer(hint)
+    if extreme is not None:
+        indices, hint = extreme
+        moderate = [i for i in range(len(cases)) if i not in indices]
+        if _agree([got[i] for i in moderate], [want[i] for i in moderate]):
+            i = indices[0]
+            raise WrongAnswer(
+                f"{hint} (For {_show(name, names, cases[i])} expected {want[i].item():.6g}, got {got[i].item():.6g}.)"
+            )
     failed = [(case, problem) for case, (_, problem) in zip(cases, runs) if problem]
     if failed:
         (case, problem), right = failed[0], _formula(answer, failed[0][0])
         where = f", where the answer is {right.item():.6g}" if right.ndim == 0 else ""
         also = f" (it fails on {len(failed)} of the {len(cases)} test inputs)" if len(failed) > 1 else ""
         raise WrongAnswer(f"Your formula {problem} for {_show(name, names, case)}{where}{also}. {domain}")
-    raise WrongAnswer(_not_quite(name, names, cases, got, [_formula(answer, case) for case in cases]))
+    raise WrongAnswer(_not_quite(name, names, cases, got, want))
 
 
 def _check_signature(fn, name: str, signature: str, cases) -> None:
@@ -646,9 +662,9 @@ def check_optimal_discriminator(optimal_discriminator) -> None:
 
 # --- notebook 05 ---------------------------------------------------------------------------------------------------
 # GAN losses on the critic's raw outputs (logits): the checks call the student's function on tensors of logits and
-# compare one number, the loss. _check's runner wants tensor outputs of the inputs' shape, so these checks use
-# _check_loss, the same diagnosis for a scalar computed from tensors, plus one more: an answer right on moderate
-# logits but wrong on the extreme ones (|C| in the hundreds, where a GAN's critic can be) is told about stability.
+# compare one number, the loss. _check's default runner wants tensor outputs of the inputs' shape, so these checks
+# pass run=_run_loss (a scalar computed from tensors) and extreme=: an answer right on moderate logits but wrong on
+# the extreme ones (|C| in the hundreds, where a GAN's critic can be) is told about stability.
 
 
 def _run_loss(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, str | None]:
@@ -683,43 +699,6 @@ def _run_loss(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tenso
     return _as_value(out, name, 0.0)
 
 
-def _check_loss(fn, signature: str, cases: list[tuple], answer, mistakes: dict, domain: str, extreme: tuple) -> None:
-    """:func:`_check` for a loss: ``cases`` are tuples of float64 tensors of logits, the answer
-    one number. ``extreme = (indices, hint)``: the cases with logits in the hundreds; an answer
-    that agrees with ``answer`` on every other case but not on these gets ``hint`` (a stability
-    problem: log(sigmoid(c)) rounding to log 0, an epsilon or a clamp inside the log)."""
-    name, _, rest = signature.partition("(")
-    names = [p.split("=")[0].strip() for p in rest.rstrip(")").split(",")]
-    if not callable(fn):
-        raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {signature}:`.")
-    _check_signature(fn, name, signature, cases)
-    runs = [_run_loss(fn, name, names, case) for case in cases]
-    got = [value for value, _ in runs]
-    want = [_formula(answer, case) for case in cases]
-    if _agree(got, want):
-        print("Correct!")
-        return
-    for hint, wrong in mistakes.items():
-        if _agree(got, [_formula(wrong, case) for case in cases]):
-            raise WrongAnswer(hint)
-    indices, hint = extreme
-    moderate = [i for i in range(len(cases)) if i not in indices]
-    if _agree([got[i] for i in moderate], [want[i] for i in moderate]):
-        i = indices[0]
-        raise WrongAnswer(
-            f"{hint} (For {_show(name, names, cases[i])} expected {want[i].item():.6g}, got {got[i].item():.6g}.)"
-        )
-    failed = [(case, problem) for case, (_, problem) in zip(cases, runs) if problem]
-    if failed:
-        (case, problem), right = failed[0], _formula(answer, failed[0][0])
-        also = f" (it fails on {len(failed)} of the {len(cases)} test inputs)" if len(failed) > 1 else ""
-        raise WrongAnswer(
-            f"Your formula {problem} for {_show(name, names, case)}, where the answer is {right.item():.6g}{also}. "
-            f"{domain}"
-        )
-    raise WrongAnswer(_not_quite(name, names, cases, got, want))
-
-
 def _logits(seed: int, n: int, scale: float, shift: float) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return scale * torch.randn(n, generator=g, dtype=torch.float64) + shift
@@ -750,7 +729,7 @@ def check_ns_generator_loss(ns_generator_loss) -> None:
     def log_sigmoid_unstable(c):
         return torch.log(torch.sigmoid(c))
 
-    _check_loss(
+    _check(
         ns_generator_loss,
         "ns_generator_loss(fake_logits)",
         cases,
@@ -785,7 +764,8 @@ def check_ns_generator_loss(ns_generator_loss) -> None:
         },
         "The loss is finite for every logit (softplus(-c) is about -c for very negative c). A nan often means a "
         "log of a negative number, e.g. log(C) on the logits themselves: apply the sigmoid first, or use softplus.",
-        ([2], _STABLE),
+        run=_run_loss,
+        extreme=([2], _STABLE),
     )
 
 
@@ -816,7 +796,7 @@ def check_rasgan_critic_loss(rasgan_d_loss) -> None:
         dr, df = ra(cr, cf)
         return -torch.log(torch.sigmoid(dr)).mean() - torch.log(1 - torch.sigmoid(df)).mean()
 
-    _check_loss(
+    _check(
         rasgan_d_loss,
         "rasgan_d_loss(real_logits, fake_logits)",
         cases,
@@ -861,5 +841,6 @@ def check_rasgan_critic_loss(rasgan_d_loss) -> None:
         },
         "The loss is finite for every pair of batches (softplus(d) is about d for large d). A nan often means a "
         "log of a negative number, e.g. the log of a difference of logits: apply the sigmoid first, or use softplus.",
-        ([3], _STABLE),
+        run=_run_loss,
+        extreme=([3], _STABLE),
     )

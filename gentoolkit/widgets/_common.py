@@ -9,6 +9,13 @@ from gentoolkit.config import device_for
 BLOWUP = 1e3  # samples farther than this many times the data's extent have diverged
 
 
+def choice(name: str, value, options):
+    """``value`` if it is one of ``options``, else a ValueError naming the argument and the options."""
+    if value not in options:
+        raise ValueError(f"unknown {name}={value!r}; expected one of {list(options)}")
+    return value
+
+
 def score_fns(score_fn, dataset: str, names: list[str]) -> dict:
     """Normalise ``score_fn`` (None, a callable for ``dataset``, or {name: callable})."""
     if dataset not in names:

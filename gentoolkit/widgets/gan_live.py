@@ -50,6 +50,7 @@ from gentoolkit.gan.train import REGULARIZERS, GANHistory, GANTrainer
 from gentoolkit.metrics import mode_stats
 from gentoolkit.nets import MLPDiscriminator, MLPGenerator
 from gentoolkit.train import TrainingDiverged
+from gentoolkit.widgets._common import choice
 from gentoolkit.widgets._plot import quiver
 from gentoolkit.widgets.base import Widget, checked_value
 
@@ -83,11 +84,6 @@ def _eval_mode(*modules):
     finally:
         for m, mode in zip(modules, modes):
             m.train(mode)
-
-
-def _choice(name: str, value, options) -> None:
-    if value not in options:
-        raise ValueError(f"{name}={value!r} is not known; expected one of {list(options)}")
 
 
 class GANLiveView(Widget):
@@ -140,9 +136,9 @@ class GANLiveView(Widget):
         interval: int = 150,
     ):
         regularizer = NO_REG if regularizer is None else regularizer
-        _choice("dataset", dataset, DATASETS)
-        _choice("loss", loss, gan_losses.names())
-        _choice("regularizer", regularizer, [NO_REG, *REGULARIZERS])
+        choice("dataset", dataset, DATASETS)
+        choice("loss", loss, gan_losses.names())
+        choice("regularizer", regularizer, [NO_REG, *REGULARIZERS])
         self.n_points, self.hidden = positive_int("n_points", n_points), positive_int("hidden", hidden)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__})")

@@ -31,6 +31,7 @@ from gentoolkit.divergences import (
     parallel_lines,
     relativistic_divergence,
 )
+from gentoolkit.widgets._common import choice
 from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
@@ -48,12 +49,6 @@ MEANING = {
     "wgan": "W1, shown as its sliced version sw1",
     **{f"f:{k}": f"D_f = {k}" for k in F_DIVERGENCES if k != "gan"},
 }
-
-
-def _choice(arg, value, options):
-    if value not in options:
-        raise ValueError(f"unknown {arg}={value!r}; expected one of {list(options)}")
-    return value
 
 
 def _in_range(arg, value, lo, hi):
@@ -85,10 +80,10 @@ class LandscapeExplorer(Widget):
         mean=(1.5, 1.0),
         scale: float = 0.6,
     ):
-        _choice("dataset", dataset, toy2d.names())
-        _choice("quantity", quantity, LANDSCAPE_NAMES)
-        _choice("axes", axes, AXES)
-        _choice("view", view, ("surface", "contour"))
+        choice("dataset", dataset, toy2d.names())
+        choice("quantity", quantity, LANDSCAPE_NAMES)
+        choice("axes", axes, AXES)
+        choice("view", view, ("surface", "contour"))
         if not isinstance(mean, tuple | list) or len(mean) != 2:
             raise TypeError(f"mean must be a pair (x, y), got {mean!r}")
         mx, my = (_in_range(f"mean[{i}]", v, *MEAN_RANGE) for i, v in enumerate(mean))
@@ -162,6 +157,15 @@ class LandscapeExplorer(Widget):
             self._cache[key] = gaussian_landscape(self._mixtures[name], mean, scale, [q], n=n, bounds=bounds)[q].numpy()
         return self._cache[key]
 
+    def data_density(self):
+        """(xs, ys, log p) of the current dataset on a 60 x 60 grid, cached (it does not move with
+        the generator's sliders)."""
+        name = self.value("dataset")
+        if ("density", name) not in self._cache:
+            mix = self._mixtures[name]
+            self._cache[("density", name)] = log_density_grid(mix, mix.bounds(4.0), 60)
+        return self._cache[("density", name)]
+
     def point_value(self) -> float:
         name, q = self.value("dataset"), self.value("quantity")
         bounds, n = self.grid_for(name)
@@ -178,8 +182,7 @@ class LandscapeExplorer(Widget):
         bad = ~np.isfinite(z) | ((z <= 0) if use_log else False)
         shown = np.where(bad, np.nan, np.log10(np.where(bad, 1.0, z)) if use_log else z)
         pv = (math.log10(v) if v > 0 else math.nan) if use_log else v
-        mix = self._mixtures[self.value("dataset")]
-        xs, ys, logp = log_density_grid(mix, mix.bounds(4.0), 60)
+        xs, ys, logp = self.data_density()
         t = np.linspace(0, 2 * np.pi, 73)
         s, m = self.value("scale"), (self.value("mean_x"), self.value("mean_y"))
         circle = lambda k: (m[0] + k * s * np.cos(t), m[1] + k * s * np.sin(t))  # noqa: E731
@@ -237,7 +240,7 @@ class ParallelLinesView(Widget):
 
     def __init__(self, theta: float = 0.5, other: str = "none"):
         theta = _in_range("theta", theta, -1.0, 1.0)
-        _choice("other", other, ("none", *OTHERS))
+        choice("other", other, ("none", *OTHERS))
         controls = {
             "theta": W.FloatSlider(value=theta, min=-1, max=1, step=0.05, description="θ"),
             "other": W.Dropdown(options=["none", *OTHERS], value=other, description="also show"),
@@ -330,8 +333,8 @@ class RelativisticView(Widget):
     kind), with the current shift marked."""
 
     def __init__(self, f: str = "s", kind: str = "rp", shift: float = 1.0):
-        _choice("f", f, RELATIVISTIC_F)
-        _choice("kind", kind, RELATIVISTIC_KINDS)
+        choice("f", f, RELATIVISTIC_F)
+        choice("kind", kind, RELATIVISTIC_KINDS)
         shift = _in_range("shift", shift, SHIFTS[0], SHIFTS[-1])
         self._cache: dict = {}
         controls = {
