@@ -261,8 +261,12 @@ def _sums(names, lp: torch.Tensor, lq: torch.Tensor) -> dict[str, torch.Tensor]:
             t = 0.5 * (p - q).abs()
         elif name == "hellinger":
             t = ((0.5 * lp).exp() - (0.5 * lq).exp()) ** 2
-        elif name == "pearson":  # p^2 / q in logs where q underflowed (inf where q = 0 < p)
-            t = torch.where(q > 0, (p - q) ** 2 / q.clamp_min(1e-300), torch.where(p > 0, (2 * lp - lq).exp(), zero))
+        elif name == "pearson":  # (p - q)^2 / q = p^2 / q - 2 p + q, p^2 / q in logs where q is subnormal or
+            # underflowed (its few bits would give a wrong ratio), also where p underflowed but p^2 / q did not
+            # (an exact log mass -1600 against -3176); inf where q = 0 < p; q where p = 0
+            normal = q >= torch.finfo(q.dtype).tiny
+            in_logs = torch.where(lp > -_INF, (2 * lp - lq).exp() - 2 * p + q, q)
+            t = torch.where(normal, (p - q) ** 2 / torch.where(normal, q, 1.0), in_logs)
         elif name == "lsgan":  # -p q / (p + q): minus the least-squares critic's smallest loss at each point
             t = torch.where(p + q > 0, -p * q / (p + q).clamp_min(1e-300), zero)
         elif name == "hinge":  # -2 min(p, q): minus the hinge critic's smallest loss at each point
@@ -326,10 +330,11 @@ def _grid_log_masses(arg: str, vals: torch.Tensor, cell: float) -> torch.Tensor:
 _GAUSSIAN_NAMES = (*F_DIVERGENCES, "w1", "w2")
 
 
-def _mvn_log_prob(x, m, cov):
-    lower = torch.linalg.cholesky(cov)
-    z = torch.linalg.solve_triangular(lower, (x - m).T, upper=False)
-    return -0.5 * (z * z).sum(0) - lower.diagonal().log().sum() - 0.5 * len(m) * math.log(2 * math.pi)
+def _mvn_log_kernel(x, m, cov):
+    """log N(x; m, cov) up to its normalizing constant, -1/2 (x - m)' cov^-1 (x - m), for x of shape (n, d):
+    the quadrature normalizes the grid masses itself, which removes the constant."""
+    z = torch.linalg.solve_triangular(torch.linalg.cholesky(cov), (x - m).T, upper=False)
+    return -0.5 * (z * z).sum(0)
 
 
 def _logdet(a):
@@ -412,7 +417,8 @@ def gaussian_divergence(
     2D) over the means +- 12 std, as :func:`f_divergence_grid`; spectrally accurate for the smooth
     integrands (1e-10 against the closed forms), about 1e-6 relative for tv, whose |p - q| has a kink
     where the densities cross. ``method``: "auto" (closed form where there is one), "closed" (raise where there
-    is none) or "quadrature" (f-divergences only; to check the closed forms)."""
+    is none) or "quadrature" (f-divergences only; to check the closed forms; pearson is inf where its
+    integral diverges, as in the closed form, since a finite grid would return a finite sum)."""
     name = _name("name", name, _GAUSSIAN_NAMES)
     method = _name("method", method, ("auto", "closed", "quadrature"))
     m1, s1 = _gaussian("mean_p", mean_p, "cov_p", cov_p)
@@ -432,12 +438,15 @@ def gaussian_divergence(
         raise ValueError(f"name={name!r} has no closed form here and quadrature needs d <= 2, got d = {d}")
     n = positive_int("n_grid", n_grid if n_grid is not None else (4001 if d == 1 else 601))
     var = torch.maximum(s1.diagonal(), s2.diagonal())
-    if name == "pearson" and _is_pd(2 * s2 - s1):  # p^2/q is a Gaussian with covariance (2 S1^-1 - S2^-1)^-1
+    if name == "pearson":
+        if not _is_pd(2 * s2 - s1):  # p^2/q grows in the tails and its integral diverges: no grid can show it
+            return torch.tensor(_INF, dtype=torch.float64, device=m1.device)
+        # p^2/q is a Gaussian with covariance (2 S1^-1 - S2^-1)^-1, wider than both: the grid must hold it
         var = torch.maximum(var, torch.linalg.inv(2 * torch.linalg.inv(s1) - torch.linalg.inv(s2)).diagonal())
     lo, hi = torch.minimum(m1, m2) - 12 * var.sqrt(), torch.maximum(m1, m2) + 12 * var.sqrt()
     axes = [torch.linspace(lo[i].item(), hi[i].item(), n, dtype=torch.float64, device=m1.device) for i in range(d)]
     x = torch.cartesian_prod(*axes) if d == 2 else axes[0][:, None]
-    lp, lq = _mvn_log_prob(x, m1, s1), _mvn_log_prob(x, m2, s2)
+    lp, lq = _mvn_log_kernel(x, m1, s1), _mvn_log_kernel(x, m2, s2)
     return _sums([name], lp - lp.logsumexp(0), lq - lq.logsumexp(0))[name]
 
 
@@ -636,7 +645,7 @@ def gaussian_landscape(
     where a density underflows. The grid holds P and Q, not necessarily p^2/q: when the generator is
     narrower than the data (2 scale^2 close to the data's variance) pearson's integrand reaches beyond
     it and the value is a truncation (tests: 1e-6 against the closed forms otherwise; tv, with its kink,
-    1e-3 at n = 128). Parameters run in chunks of ``chunk`` (default: about 2^24 numbers per
+    1e-3 at n = 128). Parameters run in chunks of ``chunk`` (default: about 2^18 numbers per
     chunk); a scale below half the grid spacing, or bounds holding less than 99% of a density, raise."""
     if not isinstance(data, Mixture2D):
         raise TypeError(f"data must be a gentoolkit.data.Mixture2D, got {type(data).__name__}")
@@ -647,7 +656,7 @@ def gaussian_landscape(
     if mean.shape[-1] != 2:
         raise ValueError(f"mean must have shape (..., 2), got {tuple(mean.shape)}")
     if isinstance(scale, numbers.Real) and not isinstance(scale, bool):
-        scale = torch.tensor(float(scale))
+        scale = torch.tensor(float(scale), dtype=torch.float64)  # not float32: 1.05 would become 1.0499999523
     if not isinstance(scale, torch.Tensor) or not scale.is_floating_point():
         raise TypeError(f"scale must be a float or a floating-point tensor, got {type(scale).__name__}")
     scale = scale.double().to(mean.device)

@@ -567,3 +567,238 @@ def test_relativistic_objective_on_disjoint_supports_reaches_twice_the_sup_and_r
         D.relativistic_objective("ls", t64(1.0, 0.0), p, q, "rx")
     with pytest.raises(ValueError, match=r"unknown f='sgan'.*'hinge'"):
         D.relativistic_objective("sgan", t64(1.0, 0.0), p, q)
+
+
+# ------------------------------------------------------------------- gaps found by mutation testing
+def test_tv_between_1d_gaussians_keeps_its_precision_when_the_variances_nearly_agree():
+    """With v_q = v_p (1 + 1e-9) the quadratic of the crossing points has a ~ 1e-9: one root lies
+    near -c/b and the other ~1e9 away, and only the stable pairing w / a, c / w (w = -(b + sign(b)
+    sqrt(disc)) / 2) finds the near one without cancellation. The value must match the equal-variance
+    closed form erf(|dm| / (2 sqrt(2) sd)) to 1e-7, for b < 0 and b > 0: catches the other sign inside w
+    (cancellation), and a sign rule that is wrong for 0 < b < 1 or for every b < 0."""
+    for m1, m2 in [(0.0, 1.0), (0.5, 0.0), (0.0, -0.3)]:
+        got = D.gaussian_divergence("tv", t64(m1), var(1.0), t64(m2), var(math.sqrt(1 + 1e-9)))
+        ref = math.erf(abs(m1 - m2) / (2 * math.sqrt(2)))
+        assert got.item() == pytest.approx(ref, rel=1e-7), (m1, m2)
+
+
+def test_tv_1d_with_equal_variances_is_the_half_line_case():
+    """_tv_1d's a = 0 branch (equal variances: the densities cross once, at -c/b, or never when the
+    means agree too) against 2 Phi(|dm| / 2 sd) - 1; gaussian_divergence reaches it only through
+    rounding, so it is called directly."""
+    for m1, m2, v in [(0.0, 1.0, 1.0), (1.0, -0.5, 2.5), (0.3, 0.3, 0.7)]:
+        got = D._tv_1d(t64(m1), t64(v), t64(m2), t64(v))
+        assert got.item() == pytest.approx(math.erf(abs(m1 - m2) / (2 * math.sqrt(2 * v))), rel=1e-12, abs=1e-15)
+
+
+def test_tv_with_equal_covariances_is_closed_in_2d_for_close_means():
+    """Equal covariances have a closed form in any d (method="closed" must not raise), also when the
+    Mahalanobis distance is below 1 (catches a clamp at 1 instead of 0)."""
+    s = t64(1.0, 0.3, 0.3, 0.6).reshape(2, 2)
+    m1, m2 = t64(0.0, 0.0), t64(0.2, -0.1)
+    delta = math.sqrt((m1 - m2) @ torch.linalg.solve(s, m1 - m2))
+    assert delta < 1
+    got = D.gaussian_divergence("tv", m1, s, m2, s, method="closed")
+    assert got.item() == pytest.approx(2 * ndtr(delta / 2) - 1, rel=1e-12)
+
+
+def test_w1_in_1d_when_the_stds_differ_by_exactly_one():
+    """sd_p - sd_q = 1 must take the folded-normal formula, not |dm| (the branch for equal stds)."""
+    m1, s1, m2, s2 = 0.4, 2.0, -0.1, 1.0
+    P, Q = _Normal(m1, s1), _Normal(m2, s2)
+    cross = [ss.norm.cdf((m2 - m1) / (s1 - s2))]
+    ref = si.quad(lambda u: abs(P.ppf(u) - Q.ppf(u)), 0, 1, limit=400, points=cross)[0]
+    got = D.gaussian_divergence("w1", t64(m1), var(s1), t64(m2), var(s2))
+    assert got.item() == pytest.approx(ref, rel=1e-6)
+
+
+def test_an_infinite_pearson_is_float64_by_both_routes():
+    m, s = t64(0.0, 0.0), torch.eye(2, dtype=torch.float64)
+    for method in ("closed", "quadrature"):
+        out = D.gaussian_divergence("pearson", m, s, m, 0.4 * s, method=method)
+        assert out.item() == math.inf and out.dtype == torch.float64, method
+
+
+def test_pearson_quadrature_widens_its_grid_to_hold_p_squared_over_q():
+    """P = N(0, 2), Q = N(0.5, 1.02): p^2/q is a Gaussian of variance 1 / (2/2 - 1/1.02) = 51, far wider
+    than P and Q; the grid must hold it (+- 12 of its std) to match the closed form: catches a grid
+    sized by P and Q alone and each wrong variance formula (2 S1^-1 + S2^-1, 2 / S1^-1, 3 S1^-1)."""
+    args = (t64(0.0), var(math.sqrt(2.0)), t64(0.5), var(math.sqrt(1.02)))
+    closed = D.gaussian_divergence("pearson", *args, method="closed")
+    quad = D.gaussian_divergence("pearson", *args, method="quadrature")
+    assert quad.item() == pytest.approx(closed.item(), rel=1e-6)
+
+
+def test_quadrature_uses_n_grid_and_documents_its_defaults():
+    """n_grid is used (a coarse grid gives another value) and the defaults are 4001 points in 1D and
+    601 per axis in 2D (the results equal those with these n_grid given)."""
+    one = (t64(0.0), var(1.0), t64(0.7), var(1.4))
+    default = D.gaussian_divergence("js", *one)
+    assert torch.equal(default, D.gaussian_divergence("js", *one, n_grid=4001))
+    assert D.gaussian_divergence("js", *one, n_grid=15).item() != default.item()
+    m1, m2, s = t64(0.0, 0.0), t64(0.5, -0.2), torch.eye(2, dtype=torch.float64)
+    assert torch.equal(
+        D.gaussian_divergence("js", m1, s, m2, 1.3 * s), D.gaussian_divergence("js", m1, s, m2, 1.3 * s, n_grid=601)
+    )
+
+
+def test_quadrature_places_its_grid_at_the_means_far_from_the_origin():
+    """Means at 40 and 41: the grid runs over the means +- 12 std, so a density evaluated at the
+    mirrored point (x + m for x - m) falls outside it. Catches that sign in the Gaussian kernel."""
+    args = (t64(40.0), var(1.0), t64(41.0), var(1.3))
+    closed = D.gaussian_divergence("kl", *args)
+    assert D.gaussian_divergence("kl", *args, method="quadrature").item() == pytest.approx(closed.item(), rel=1e-8)
+
+
+def test_from_generator_is_inf_where_q_is_zero_and_sums_over_the_last_dim():
+    """Mass of P where Q has none costs f'(inf) p, never 0 * f(p / 1e-300) (nan for pearson, kl);
+    a batch of distributions sums over the support, not over the batch."""
+    p = t64(0.5, 0.5, 0.0)
+    q = t64(0.0, 0.5, 0.5)
+    for name in ("kl", "pearson"):
+        assert D.F_DIVERGENCES[name].from_generator(p, q).item() == math.inf, name
+    pb, qb = dirichlet((2, 5), 1), dirichlet((2, 5), 2)
+    got = D.F_DIVERGENCES["js"].from_generator(pb, qb)
+    assert got.shape == (2,)
+    torch.testing.assert_close(got, D.f_divergence("js", pb, qb))
+
+
+def test_parallel_lines_at_zero_has_no_negative_zero():
+    """f(1) = -log 1 = -0.0 for reverse_kl: the lecture's table shows 0, not -0."""
+    out = D.parallel_lines(t64(0.0, 1.0))
+    assert out["reverse_kl"][0].item() == 0.0
+    for name, v in out.items():
+        assert v[0].item() != 0.0 or not bool(torch.signbit(v[0])), name
+
+
+def test_grid_divergences_of_a_batch_normalize_each_row():
+    """Two rows of densities on one grid: each row is normalized over its own points (not over the
+    batch), and the result equals the rows computed one by one."""
+    x = torch.linspace(-8, 8, 801, dtype=torch.float64)
+    cell = (x[1] - x[0]).item()
+    dens = lambda m, s: torch.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))  # noqa: E731
+    p = torch.stack([dens(0.0, 1.0), dens(0.5, 1.2)])
+    q = dens(0.3, 0.9)
+    both = D.f_divergence_grid("kl", p, q, cell)
+    assert both.shape == (2,)
+    for i in range(2):
+        torch.testing.assert_close(both[i], D.f_divergence_grid("kl", p[i], q, cell), rtol=1e-13, atol=0)
+
+
+def test_pearson_where_q_underflows_but_its_log_does_not():
+    """The landscapes pass exact log masses: where q = exp(lq) underflows to 0 but lq is finite, p^2/q
+    is exp(2 lp - lq) (finite), not inf. Catches 2 / lp and 3 lp in that exponent."""
+    lp = torch.log(t64(1 - 1e-9, 1e-9))
+    lq = t64(0.0, -746.0)  # exp(-746) underflows to 0 in float64
+    assert lq.exp()[1] == 0
+    got = D._sums(["pearson"], lp, lq)["pearson"]
+    ref = (1 - 1e-9 - 1) ** 2 / 1 + math.exp(2 * math.log(1e-9) + 746.0)
+    assert got.item() == pytest.approx(ref, rel=1e-10)
+
+
+def test_landscape_defaults_and_bounds_follow_the_docstring():
+    """n = 128, n_directions = 32, and bounds = the data's bounds(6) joined with every mean +- 6 scale:
+    the default call equals the call with these given, for a generator inside the data's box and one
+    reaching beyond it on every side (catches 7 for 6, 6 / scale, and each swapped bound)."""
+    mix = toy2d.get("8gaussians")
+    names = ["kl", "tv", "sw1"]
+    for mean, scale in [(t64(0.3, -0.2), 0.2), (t64(-9.0, -8.0, 9.5, 8.5).reshape(2, 2), 2.5)]:
+        mu = mean.reshape(-1, 2)
+        b = mix.bounds(6.0)
+        lo, hi = (mu - 6 * scale).min(0).values.tolist(), (mu + 6 * scale).max(0).values.tolist()
+        bounds = (min(b[0], lo[0]), max(b[1], hi[0]), min(b[2], lo[1]), max(b[3], hi[1]))
+        got = D.gaussian_landscape(mix, mean, scale, names)
+        ref = D.gaussian_landscape(mix, mean, scale, names, n=128, n_directions=32, bounds=bounds)
+        for k in names:
+            torch.testing.assert_close(got[k], ref[k], rtol=1e-12, atol=0)
+
+
+def test_landscape_of_sw1_alone():
+    """Asking only for sw1 skips the grid divergences and gives the same values as in a full call."""
+    mix = toy2d.get("8gaussians")
+    mean = t64(0.0, 0.0, 1.0, 0.5).reshape(2, 2)
+    alone = D.gaussian_landscape(mix, mean, 1.0, ["sw1"], n=64)
+    torch.testing.assert_close(alone["sw1"], D.gaussian_landscape(mix, mean, 1.0, ["sw1", "kl"], n=64)["sw1"])
+
+
+def test_landscape_renormalizes_a_grid_that_holds_99_percent():
+    """Bounds that cut about 0.5-0.9% of both densities (allowed: within 0.01) give the divergences of the
+    renormalized grid masses, computed here from the densities: catches adding the log of the held mass
+    instead of subtracting it, and a float scale rounded to float32 (1.05 -> 1.0499999523: 8e-7)."""
+    mix = toy2d.Mixture2D([[0.0, 0.0]], 1.0)
+    bounds, n = (-3.0, 3.0, -3.0, 3.0), 96  # P holds P(|Z| < 3)^2 = 0.9946, Q 0.9913
+    xs, ys, _ = toy2d.grid(bounds, n)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    pts = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], 1))
+    lp = mix.log_prob(pts)
+    lq = -((pts - t64(0.1, 0.0)) ** 2).sum(1) / (2 * 1.05**2)
+    lp, lq = lp - lp.logsumexp(0), lq - lq.logsumexp(0)
+    got = D.gaussian_landscape(mix, t64(0.1, 0.0), 1.05, ["kl", "tv"], n=n, bounds=bounds)
+    for k in ("kl", "tv"):
+        assert got[k].item() == pytest.approx(D._sums([k], lp, lq)[k].item(), rel=1e-10), k
+
+
+def test_projected_cdf_grid_spans_the_projection_of_the_four_corners_in_float64():
+    """The CDF grid t runs over the projections of the bounds' four corners (catches a corner list
+    that mixes in a y bound as an x), in float64."""
+    mix = toy2d.get("8gaussians")
+    bounds = (-1.0, 1.0, -20.0, 20.0)
+    sliced = D._ProjectedCDFs(mix, bounds, 4, 64, torch.device("cpu"))
+    corners = t64(-1.0, -20.0, -1.0, 20.0, 1.0, -20.0, 1.0, 20.0).reshape(4, 2)
+    proj = corners @ sliced.u
+    assert sliced.t.dtype == torch.float64
+    assert sliced.t[0].item() == proj.min().item() and sliced.t[-1].item() == proj.max().item()
+
+
+def test_sliced_w1_uses_weights_the_generator_and_the_default_projection_count():
+    """A weight of 2 on a point equals that point given twice; the generator passed is the one used
+    (two generators seeded alike agree, differently seeded ones do not); 128 directions by default."""
+    gen = g(3)
+    x, y = torch.randn(5, 2, generator=gen, dtype=torch.float64), torch.randn(4, 2, generator=gen, dtype=torch.float64)
+    w = t64(2.0, 1.0, 1.0, 1.0, 1.0)
+    x_twice = torch.cat([x, x[:1]])
+    for args in [dict(x_weights=w), dict(y_weights=t64(1.0, 1.0, 1.0, 2.0))]:
+        weighted = D.sliced_wasserstein_1(x, y, 16, seed=1, **args)
+        xx, yy = (x_twice, y) if "x_weights" in args else (x, torch.cat([y, y[3:]]))
+        torch.testing.assert_close(weighted, D.sliced_wasserstein_1(xx, yy, 16, seed=1))
+    a = D.sliced_wasserstein_1(x, y, 16, generator=g(7))
+    assert a.item() == D.sliced_wasserstein_1(x, y, 16, generator=g(7)).item()
+    assert a.item() != D.sliced_wasserstein_1(x, y, 16, generator=g(8)).item()
+    assert D.sliced_wasserstein_1(x, y, seed=2).item() == D.sliced_wasserstein_1(x, y, 128, seed=2).item()
+
+
+def test_w1_1d_broadcasts_leading_dims_both_ways_and_normalizes_3d_weights():
+    """x (2, 3, n) against y (m,) and y (2, 3, m) against x (n,): each problem equals the one solved
+    alone; weights of a (2, 3, n) batch are normalized per row (over the last dim)."""
+    gen = g(5)
+    x3, y1 = (
+        torch.randn(2, 3, 6, generator=gen, dtype=torch.float64),
+        torch.randn(4, generator=gen, dtype=torch.float64),
+    )
+    wx = torch.rand(2, 3, 6, generator=gen, dtype=torch.float64)
+    got = D.wasserstein_1d(x3, y1, x_weights=wx)
+    assert got.shape == (2, 3)
+    flipped = D.wasserstein_1d(y1, x3, y_weights=wx)
+    for i in range(2):
+        for j in range(3):
+            ref = ss.wasserstein_distance(x3[i, j].numpy(), y1.numpy(), wx[i, j].numpy())
+            assert got[i, j].item() == pytest.approx(ref, rel=1e-12)
+            assert flipped[i, j].item() == pytest.approx(ref, rel=1e-12)
+
+
+def test_relativistic_defaults_are_rp_and_the_critic_is_float64():
+    p, q = t64(0.2, 0.3, 0.5), t64(0.5, 0.25, 0.25)
+    c = t64(0.3, -0.1, 0.4)
+    assert D.relativistic_objective("s", c, p, q).item() == D.relativistic_objective("s", c, p, q, "rp").item()
+    v, crit = D.relativistic_divergence("ls", p, q)
+    v_rp, _ = D.relativistic_divergence("ls", p, q, "rp")
+    assert v.item() == v_rp.item() and crit.dtype == torch.float64
+
+
+def test_relativistic_divergence_passes_max_iter_to_the_ascent():
+    """One L-BFGS iteration (one line search) stops short of the sup that 300 reach (catches
+    max_iter not passed: torch's default of 20 would reach it)."""
+    p, q = t64(0.1, 0.2, 0.3, 0.4), t64(0.4, 0.3, 0.2, 0.1)
+    full, _ = D.relativistic_divergence("s", p, q)
+    short, _ = D.relativistic_divergence("s", p, q, max_iter=1)
+    assert short.item() < full.item() - 1e-6

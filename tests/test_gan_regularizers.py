@@ -281,6 +281,14 @@ def test_drs_acceptance_probability_formula():
         f = d - 0.0 - torch.log(1 - torch.exp(d - 0.0 - eps)) - gamma
         torch.testing.assert_close(R.drs_accept_prob(d, 0.0, gamma=gamma, eps=eps), 1 / (1 + torch.exp(-f)))
     torch.testing.assert_close(R.drs_accept_prob(d, 0.0, eps=1e-9), torch.exp(d), rtol=1e-6, atol=0)
+    # the defaults gamma = 0, eps = 1e-6
+    torch.testing.assert_close(
+        R.drs_accept_prob(d, 0.0), R.drs_accept_prob(d, 0.0, gamma=0.0, eps=1e-6), rtol=0, atol=0
+    )
+    assert (
+        R.drs_accept_prob(torch.zeros(1, dtype=torch.float64), 0.0).item()
+        != R.drs_accept_prob(torch.zeros(1, dtype=torch.float64), 0.0, eps=1.0).item()
+    )
 
 
 def test_drs_with_a_perfect_critic_recovers_p():
@@ -313,7 +321,7 @@ def test_drs_rejects_bad_input():
         R.drs(propose, perfect_critic, 10, gen(0), gamma=float("nan"))
 
 
-def drs_by_hand(n, seed, burn_in, batch_size):
+def drs_by_hand(n, seed, burn_in, batch_size, eps=1e-6):
     """Alg. 1 of Azadi et al. written out sequentially: D~_M from the burn-in, then per
     proposal the running maximum, the coin u < p_accept, until n are kept."""
     g = gen(seed)
@@ -325,7 +333,7 @@ def drs_by_hand(n, seed, burn_in, batch_size):
         coins = torch.rand(batch_size, generator=g, dtype=d.dtype)
         for i in range(batch_size):
             logit_max = torch.maximum(logit_max, d[i])
-            if coins[i] < R.drs_accept_prob(d[i], logit_max):
+            if coins[i] < R.drs_accept_prob(d[i], logit_max, eps=eps):
                 kept.append(x[i])
         proposed += batch_size
     return torch.stack(kept)[:n], proposed, logit_max.item()
@@ -335,10 +343,17 @@ def test_drs_replays_the_sequential_algorithm():
     """The batched DRS equals the sequential algorithm proposal by proposal: the running
     maximum carries over from batch to batch (its last entry, not another), it stops as soon
     as n are kept (not one batch later), and it reports the proposals it made. The burn-in's
-    maximum is below the largest logit, so the running maximum matters."""
-    for n, burn_in, batch_size in ((30, 1, 16), (7, 2, 5), (4, 1, 1), (6, 1, 3)):
-        res = R.drs(propose, perfect_critic, n, gen(4), burn_in=burn_in, batch_size=batch_size)
-        samples, proposed, logit_max = drs_by_hand(n, 4, burn_in, batch_size)
+    maximum is below the largest logit, so the running maximum matters; a large eps (0.5)
+    changes the acceptance, so it must reach drs_accept_prob."""
+    for n, burn_in, batch_size, eps in (
+        (30, 1, 16, 1e-6),
+        (7, 2, 5, 1e-6),
+        (4, 1, 1, 1e-6),
+        (6, 1, 3, 1e-6),
+        (30, 1, 16, 0.5),
+    ):
+        res = R.drs(propose, perfect_critic, n, gen(4), burn_in=burn_in, batch_size=batch_size, eps=eps)
+        samples, proposed, logit_max = drs_by_hand(n, 4, burn_in, batch_size, eps)
         assert torch.equal(res.samples, samples) and res.proposed == proposed
         assert res.logit_max == logit_max and res.acceptance_rate <= 1
 
@@ -446,3 +461,82 @@ def test_regularizer_defaults():
     assert (mdgan["sigma2"].default, mdgan["lam"].default, mdgan["eps"].default) == (0.25, None, 1e-8)
     loss = R.MDGANLoss(3)
     assert loss.name == "mdgan" and "on the 4 vertices of a simplex" in loss.description  # dim + 1
+
+
+# ---------------------------------------------------------------------------- defaults, by behaviour
+# (inspect.signature reads the signature a user sees; these check that the code uses it)
+def test_gradient_penalty_is_two_sided_by_default():
+    """||grad C|| = 0.5 < 1: the two-sided penalty (0.5 - 1)^2 = 0.25, not the one-sided 0."""
+    real, fake = batches(2)
+    gp = R.gradient_penalty(Linear([0.3, 0.4]), real, fake, gen(0))
+    assert gp.item() == pytest.approx(0.25, rel=1e-12)
+
+
+def test_spectral_normalize_passes_its_power_iterations_and_skips_only_weight_parametrizations():
+    """The default is one power iteration and the argument reaches torch's spectral_norm; a
+    layer whose *bias* carries another parametrization still gets its weight normalized (only
+    a weight that is already parametrized is skipped)."""
+    lin, conv = nn.Linear(2, 3), nn.Conv2d(1, 2, 3)
+    R.spectral_normalize(lin)
+    R.spectral_normalize(conv, n_power_iterations=4)
+    assert lin.parametrizations.weight[0].n_power_iterations == 1
+    assert conv.parametrizations.weight[0].n_power_iterations == 4
+
+    class Half(nn.Module):
+        def forward(self, b):
+            return b / 2
+
+    other = nn.Linear(2, 3)
+    nn.utils.parametrize.register_parametrization(other, "bias", Half())
+    R.spectral_normalize(other)
+    assert nn.utils.parametrize.is_parametrized(other, "weight")
+    assert len(other.parametrizations.weight) == 1
+
+
+def test_critic_features_accepts_two_layers_and_names_a_wrong_net():
+    class Two(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+    first = nn.Linear(2, 3)
+    x = torch.randn(4, 2, generator=gen(1))
+    torch.testing.assert_close(R.critic_features(Two(nn.Sequential(first, nn.Linear(3, 1))), x), first(x))
+    with pytest.raises(TypeError, match=r"got Two with .net = Linear$"):
+        R.critic_features(Two(nn.Linear(2, 1)), x)
+
+
+def test_simplex_vertices_are_exact_in_float64():
+    """The Gram matrix to 1e-14: catches a vertex computed in float32 (error ~1e-8)."""
+    for dim in (2, 5):
+        v = R.simplex_vertices(dim)
+        assert v.dtype == torch.float64
+        expected = torch.full((dim + 1, dim + 1), -1 / dim, dtype=torch.float64).fill_diagonal_(1.0)
+        torch.testing.assert_close(v @ v.T, expected, rtol=0, atol=1e-14)
+
+
+def test_mdgan_defaults_and_dtype():
+    """eps = 1e-8 by default (far from the clusters lk ~ 0 and g_loss = log(lambda + 1e-8));
+    lam may equal the maximum exactly; the description states the objective; the
+    likelihood keeps the embeddings' dtype."""
+    md = R.MDGANLoss(2)
+    far = torch.full((3, 2), 50.0, dtype=torch.float64)
+    assert md.g_loss(None, far).item() == pytest.approx(math.log(md.lam + 1e-8), rel=1e-15)
+    assert R.MDGANLoss(2, lam=md.lam_max).lam == md.lam_max
+    assert md.description.endswith("D = -E log lk(e_r) - E log(lambda - lk(e_f)); G = E log(lambda - lk(e_f))")
+    assert md.log_likelihood(torch.zeros(3, 2)).dtype == torch.float32
+
+
+def test_drs_default_batch_sizes_and_budget():
+    """With the defaults, the burn-in draws 10,000 proposals, each batch 10,000, and a critic
+    that never accepts stops after exactly 10,000,000 proposals."""
+    sizes = []
+
+    def sample(m, g):
+        sizes.append(m)
+        return torch.zeros(m, 1)
+
+    R.drs(sample, lambda x: torch.zeros(x.shape[0]), 1, gen(0))
+    assert sizes[:2] == [10_000, 10_000]
+    with pytest.raises(RuntimeError, match=r"^DRS proposed 10000000 samples and accepted 0 < n=1;"):
+        R.drs(lambda m, g: torch.zeros(m, 1), lambda x: torch.zeros(x.shape[0]), 1, gen(0), gamma=1e4)
