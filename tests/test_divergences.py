@@ -570,16 +570,31 @@ def test_relativistic_objective_on_disjoint_supports_reaches_twice_the_sup_and_r
 
 
 # ------------------------------------------------------------------- gaps found by mutation testing
-def test_tv_between_1d_gaussians_keeps_its_precision_when_the_variances_nearly_agree():
-    """With v_q = v_p (1 + 1e-9) the quadratic of the crossing points has a ~ 1e-9: one root lies
-    near -c/b and the other ~1e9 away, and only the stable pairing w / a, c / w (w = -(b + sign(b)
-    sqrt(disc)) / 2) finds the near one without cancellation. The value must match the equal-variance
-    closed form erf(|dm| / (2 sqrt(2) sd)) to 1e-7, for b < 0 and b > 0: catches the other sign inside w
-    (cancellation), and a sign rule that is wrong for 0 < b < 1 or for every b < 0."""
-    for m1, m2 in [(0.0, 1.0), (0.5, 0.0), (0.0, -0.3)]:
-        got = D.gaussian_divergence("tv", t64(m1), var(1.0), t64(m2), var(math.sqrt(1 + 1e-9)))
-        ref = math.erf(abs(m1 - m2) / (2 * math.sqrt(2)))
-        assert got.item() == pytest.approx(ref, rel=1e-7), (m1, m2)
+def _tv_1d_mpmath(m1, v1, m2, v2):
+    """TV between N(m1, v1) and N(m2, v2) at 60 digits: the mass between the two crossing points."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        m1, v1, m2, v2 = map(mp.mpf, (m1, v1, m2, v2))
+        a, b = 1 / (2 * v2) - 1 / (2 * v1), m1 / v1 - m2 / v2
+        c = m2**2 / (2 * v2) - m1**2 / (2 * v1) + mp.log(v2 / v1) / 2
+        d = mp.sqrt(b * b - 4 * a * c)
+        lo, hi = sorted([(-b - d) / (2 * a), (-b + d) / (2 * a)])
+        mass = lambda m, v: mp.ncdf((hi - m) / mp.sqrt(v)) - mp.ncdf((lo - m) / mp.sqrt(v))  # noqa: E731
+        return float(abs(mass(m1, v1) - mass(m2, v2)))
+
+
+@pytest.mark.parametrize("ratio", [1 + 1e-12, 1 + 1e-9, 4.0, 0.25])
+def test_tv_between_1d_gaussians_matches_a_60_digit_reference(ratio):
+    """With v_q = v_p (1 + 1e-12) the quadratic of the crossing points has a ~ 1e-12: one root lies near
+    -c/b and the other ~1e12 away. The value must match a 60-digit mpmath evaluation to 1e-13, for b < 0
+    and b > 0. tv is stationary in the crossing points (p = q there), so a root's rounding error enters
+    only squared: the textbook pairing (-b +- sqrt(disc)) / 2a, with its cancellation, is still within
+    5.5e-10 (at dm = -0.3), which this tolerance catches, as it does a sign rule that is wrong for
+    0 < b < 1; a sign rule wrong for every b < 0 stays within 1e-15 here (SURVIVORS.md)."""
+    for m1, m2 in [(0.0, 1.0), (0.5, 0.0), (0.0, -0.3), (2.0, 1.5), (0.0, 4.0)]:
+        got = D.gaussian_divergence("tv", t64(m1), var(1.0), t64(m2), var(math.sqrt(ratio)))
+        assert got.item() == pytest.approx(_tv_1d_mpmath(m1, 1.0, m2, float(ratio)), rel=1e-13), (m1, m2)
 
 
 def test_tv_1d_with_equal_variances_is_the_half_line_case():
@@ -694,6 +709,15 @@ def test_pearson_where_q_underflows_but_its_log_does_not():
     got = D._sums(["pearson"], lp, lq)["pearson"]
     ref = (1 - 1e-9 - 1) ** 2 / 1 + math.exp(2 * math.log(1e-9) + 746.0)
     assert got.item() == pytest.approx(ref, rel=1e-10)
+
+
+def test_pearson_of_a_distribution_with_itself_is_zero_also_on_subnormal_masses():
+    """D(P || P) = 0 (theory: f(1) = 0). Masses of 1e-310 are subnormal, so pearson computes them in logs,
+    exp(2 lp - lq) - 2 p + q = p - 2p + p: within a few subnormal units of 0 (1e-322), where a sign or
+    factor slip in -2 p + q leaves 1e-310 to 4e-310."""
+    p = t64(1.0, 1e-310, 1e-310, 0.0)
+    assert 0 < p[1] < torch.finfo(torch.float64).tiny
+    assert abs(D.f_divergence("pearson", p, p).item()) < 1e-315
 
 
 def test_landscape_defaults_and_bounds_follow_the_docstring():
