@@ -1,6 +1,28 @@
-"""Networks: ``ScoreMLP`` (a noise- or time-conditional MLP score model), ``MLPDiscriminator``
-(an MLP critic) and ``MLPGenerator`` (an MLP generator) for low-dimensional data."""
+"""Networks. Low-dimensional data: ``ScoreMLP`` (a noise- or time-conditional MLP score model),
+``MLPDiscriminator`` and ``MLPGenerator``. Images (28x28 and 32x32): ``DCGANGenerator`` /
+``DCGANDiscriminator``, the standard CNN of thesis 001 App. A.9.1 (``StandardCNNGenerator`` /
+``StandardCNNDiscriminator``) and ``ScoreUNet``, a DDPM-style U-Net score model with the same
+conditioning as ``ScoreMLP``."""
 
+from gentoolkit.nets.conv import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    StandardCNNDiscriminator,
+    StandardCNNGenerator,
+    count_parameters,
+)
 from gentoolkit.nets.mlp import FourierEmbedding, MLPDiscriminator, MLPGenerator, ScoreMLP
+from gentoolkit.nets.unet import ScoreUNet
 
-__all__ = ["FourierEmbedding", "MLPDiscriminator", "MLPGenerator", "ScoreMLP"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "FourierEmbedding",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "ScoreMLP",
+    "ScoreUNet",
+    "StandardCNNDiscriminator",
+    "StandardCNNGenerator",
+    "count_parameters",
+]
