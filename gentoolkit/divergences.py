@@ -248,15 +248,28 @@ def _sums(names, lp: torch.Tensor, lq: torch.Tensor) -> dict[str, torch.Tensor]:
     underflows but its log does not."""
     p, q = lp.exp(), lq.exp()
     zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    js = []  # computed once: gan = 2 js - log 4 reuses it
+
+    def js_sum():
+        if not js:
+            lm = torch.logaddexp(lp, lq) - _LOG2
+            js.append(
+                (0.5 * (torch.where(p > 0, p * (lp - lm), zero) + torch.where(q > 0, q * (lq - lm), zero))).sum(-1)
+            )
+        return js[0]
+
     out = {}
-    for name in sorted(names, key=lambda k: k != "js"):  # js first: gan reuses it
+    for name in names:
+        if name == "js":
+            out[name] = js_sum()
+            continue
+        if name == "gan":  # 2 js - log 4, the masses summing to 1
+            out[name] = 2 * js_sum() - 2 * _LOG2
+            continue
         if name == "kl":
             t = torch.where(p > 0, p * (lp - lq), zero)
         elif name == "reverse_kl":
             t = torch.where(q > 0, q * (lq - lp), zero)
-        elif name == "js" or (name == "gan" and "js" not in out):
-            lm = torch.logaddexp(lp, lq) - _LOG2
-            t = 0.5 * (torch.where(p > 0, p * (lp - lm), zero) + torch.where(q > 0, q * (lq - lm), zero))
         elif name == "tv":
             t = 0.5 * (p - q).abs()
         elif name == "hellinger":
@@ -271,10 +284,9 @@ def _sums(names, lp: torch.Tensor, lq: torch.Tensor) -> dict[str, torch.Tensor]:
             t = torch.where(p + q > 0, -p * q / (p + q).clamp_min(1e-300), zero)
         elif name == "hinge":  # -2 min(p, q): minus the hinge critic's smallest loss at each point
             t = -2 * torch.minimum(p, q)
-        if name == "gan":  # 2 js - log 4, the masses summing to 1
-            out[name] = 2 * (out["js"] if "js" in out else t.sum(-1)) - 2 * _LOG2
-        else:
-            out[name] = t.sum(-1)
+        else:  # never sum another name's terms under a new key
+            raise KeyError(f"_sums has no formula for {name!r}")
+        out[name] = t.sum(-1)
     return out
 
 

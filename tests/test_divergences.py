@@ -720,6 +720,15 @@ def test_pearson_of_a_distribution_with_itself_is_zero_also_on_subnormal_masses(
     assert abs(D.f_divergence("pearson", p, p).item()) < 1e-315
 
 
+def test_sums_refuses_a_name_it_has_no_formula_for():
+    """Whatever order a set of names comes in, a name without a formula (the landscape's "sw1" is
+    computed elsewhere) raises instead of summing the previous name's terms under its key."""
+    lp = torch.log(t64(0.5, 0.5))
+    for names in (["sw1"], ["kl", "sw1"], ["tv", "sw1", "kl"]):
+        with pytest.raises(KeyError, match="sw1"):
+            D._sums(names, lp, lp)
+
+
 def test_landscape_defaults_and_bounds_follow_the_docstring():
     """n = 128, n_directions = 32, and bounds = the data's bounds(6) joined with every mean +- 6 scale:
     the default call equals the call with these given, for a generator inside the data's box and one

@@ -471,3 +471,22 @@ OK = [
 def test_each_guard_lets_its_boundary_through(call):
     """No error just inside each guard: a guard made stricter (>= for >, a tolerance cut) fails here."""
     call()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: two devices")
+def test_inputs_on_two_devices_are_refused_by_name():
+    c = torch.device("cuda")
+    cases = [
+        (lambda: D.f_divergence("kl", P, Q.to(c)), "^p and q must be on the same device, got cpu and cuda:0$"),
+        (
+            lambda: D.gaussian_divergence("kl", M2, S2, M2.to(c), S2),
+            "^P and Q must be on the same device, got cpu and cuda:0$",
+        ),
+        (
+            lambda: D.wasserstein_1d(t64(0.0), t64(1.0).to(c)),
+            "^x and y must be on the same device, got cpu and cuda:0$",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
