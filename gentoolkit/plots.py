@@ -231,3 +231,52 @@ def plot_step_sweep(noise_stds, acceptance: dict, jump: dict):
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:
+    """Tile images (n, C, H, W) in [-1, 1] into one (C, rows * (H + p) + p, nrow * (W + p) + p) image
+    in [0, 1], row by row, with ``padding`` pixels of white between and around them; ``nrow``
+    images per row (default: ceil(sqrt(n)), a square). One reshape, no loop over images."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a tensor of shape (n, C, H, W), got {got}")
+    n, c, h, w = images.shape
+    if n == 0:
+        raise ValueError("images must hold at least one image, got n = 0")
+    nrow = int(np.ceil(np.sqrt(n))) if nrow is None else nrow
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive int, got {nrow!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+    rows = -(-n // nrow)
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).contiguous()
+    full = torch.ones(rows * nrow, c, h + padding, w + padding)
+    full[:n, :, padding:, padding:] = x
+    grid_ = full.view(rows, nrow, c, h + padding, w + padding).permute(2, 0, 3, 1, 4)
+    grid_ = grid_.reshape(c, rows * (h + padding), nrow * (w + padding))
+    return torch.nn.functional.pad(grid_, (0, padding, 0, padding), value=1.0)
+
+
+def save_image_grid(images: torch.Tensor, path, nrow: int | None = None, padding: int = 2) -> None:
+    """Write :func:`image_grid` of ``images`` as an 8-bit PNG (grey for one channel, RGB for three),
+    atomically (a temporary file, then a rename), so a reader never sees half an image."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    g = image_grid(images, nrow, padding)
+    if g.shape[0] not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels to be saved as PNG, got {g.shape[0]}")
+    pixels = (g * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    pixels = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".png")
+    os.close(fd)
+    try:
+        plt.imsave(tmp, pixels, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -100,7 +100,7 @@ def test_bad_arguments_name_the_argument():
 def test_shape_mismatches_are_caught_at_construction():
     G, D = _nets()
     with pytest.raises(
-        ValueError, match=r"generator must map z of shape \(n, 2\) to points of shape \(n, 2\).*\(2, 3\)"
+        ValueError, match=r"generator must map z of shape \(n, 2\) to samples of shape \(n, 2\).*\(2, 3\)"
     ):
         GANTrainer(MIX8, MLPGenerator(dim=3, hidden=8), D, device="cpu")
     with pytest.raises(ValueError, match=r"generator must map .* \(n, 3\) like the data's"):

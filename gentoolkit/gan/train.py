@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -38,11 +37,12 @@ from gentoolkit.gan import losses as gan_losses
 from gentoolkit.gan import regularizers
 from gentoolkit.metrics import mode_stats
 from gentoolkit.train import (
+    EMA,
     apply_snapshot,
     batch_sampler,
     check_finite,
     load_checkpoint,
-    progress_bar,
+    run_loop,
     save_checkpoint,
     snapshot,
 )
@@ -87,6 +87,7 @@ class GANHistory:
     kl: list[float] = field(default_factory=list)
     high_quality: list[float] = field(default_factory=list)
     seconds: float = field(default=0.0, compare=False)
+    ema: torch.nn.Module | None = field(default=None, compare=False, repr=False)
 
     @property
     def steps(self) -> int:
@@ -375,23 +376,29 @@ class GANTrainer:
     @data.setter
     def data(self, data) -> None:
         if isinstance(data, torch.Tensor):
-            if data.ndim != 2 or data.shape[0] < 1 or not data.is_floating_point():
+            if data.ndim < 2 or data.shape[0] < 1 or not data.is_floating_point():
                 raise ValueError(
-                    f"data must be a floating-point tensor of shape (N, d) with N >= 1, got shape "
+                    f"data must be a floating-point tensor of shape (N, d) or (N, C, H, W) with N >= 1, got shape "
                     f"{tuple(data.shape)} and dtype {data.dtype}"
                 )
             data = data.detach()
-            dim = data.shape[1]
+            shape = tuple(data.shape[1:])
         elif hasattr(data, "sample"):
-            dim = 2 if isinstance(data, Mixture2D) else data.sample(1, torch.Generator().manual_seed(0)).shape[-1]
+            shape = (
+                (2,)
+                if isinstance(data, Mixture2D)
+                else tuple(data.sample(1, torch.Generator().manual_seed(0)).shape[1:])
+            )
+        elif hasattr(data, "batch") and hasattr(data, "__len__"):
+            shape = tuple(data.batch([0])[0].shape[1:])
         else:
             raise TypeError(
-                f"data must be a Mixture2D (anything with .sample(n, generator)) or an (N, d) tensor, "
-                f"got {type(data).__name__}"
+                f"data must be a Mixture2D (anything with .sample(n, generator)), an image dataset (len and "
+                f".batch(indices), e.g. gentoolkit.data.images.MNIST) or an (N, ...) tensor, got {type(data).__name__}"
             )
-        self._probe(dim)
+        self._probe(shape)
         self._draw = self._sampler(data)
-        self._data, self._dim = data, dim
+        self._data, self._shape = data, shape
 
     def _sampler(self, data):
         """Real batches on the device, in the networks' dtype (a float64 model on float32 data)."""
@@ -411,8 +418,10 @@ class GANTrainer:
         if mixture is not None:
             if not isinstance(mixture, Mixture2D):
                 raise TypeError(f"mixture must be None or a Mixture2D, got {type(mixture).__name__}")
-            if self._dim != 2:
-                raise ValueError(f"mixture needs 2D data (mode statistics are 2D), but data has d = {self._dim}")
+            if self._shape != (2,):
+                raise ValueError(
+                    f"mixture needs 2D data (mode statistics are 2D), but data items have shape {self._shape}"
+                )
         self._mixture = mixture
 
     @property
@@ -447,8 +456,8 @@ class GANTrainer:
         """Generator steps done so far."""
         return self._step
 
-    def _probe(self, dim: int) -> None:
-        """Check on zeros that z -> G(z) has shape (n, dim) and C(x) has shape (n,) or (n, 1)."""
+    def _probe(self, shape: tuple) -> None:
+        """Check on zeros that z -> G(z) has shape (n, *shape) and C(x) has shape (n,) or (n, 1)."""
         z = torch.zeros(2, self.latent_dim, device=self.device, dtype=self._like.dtype)
         g_mode, c_mode = self.generator.training, self.critic.training
         try:
@@ -456,10 +465,11 @@ class GANTrainer:
             self.critic.eval()
             with torch.no_grad():
                 x = self.generator(z)
-                if not isinstance(x, torch.Tensor) or x.shape != (2, dim):
+                if not isinstance(x, torch.Tensor) or tuple(x.shape) != (2, *shape):
                     got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                    want = ", ".join(map(str, ("n", *shape)))
                     raise ValueError(
-                        f"generator must map z of shape (n, {self.latent_dim}) to points of shape (n, {dim}) "
+                        f"generator must map z of shape (n, {self.latent_dim}) to samples of shape ({want}) "
                         f"like the data's; got {got} for n = 2"
                     )
                 self._critic_out(self.critic, x)
@@ -669,7 +679,9 @@ class GANTrainer:
         "optG", "optD"), the random generator's state ("generator"), "step", "history", the
         "controls" and the evaluation noise "eval_z"; tensors and plain containers only, so
         it loads with ``weights_only=True``."""
-        h = {k: list(v) for k, v in asdict(self.history).items() if k != "seconds"}
+        h = {
+            f.name: list(getattr(self.history, f.name)) for f in fields(GANHistory) if f.name not in ("seconds", "ema")
+        }
         return snapshot(self._step, self.rng, self._stateful(), history=h, controls=self.controls, eval_z=self.eval_z)
 
     def load_state_dict(self, state: dict, *, controls: bool = True) -> None:
@@ -718,6 +730,12 @@ def train_gan(
     checkpoint_every: int = 500,
     resume: bool = False,
     callback=None,
+    ema: float | None = None,
+    log=None,
+    tensorboard=None,
+    sample_every: int = 500,
+    sample_dir=None,
+    n_grid: int = 64,
 ) -> GANHistory:
     """Train ``generator`` against ``critic`` on ``data`` for ``n_steps`` generator steps (a
     :class:`GANTrainer` stepped in a loop; every argument up to ``device`` is documented
@@ -733,6 +751,13 @@ def train_gan(
             a lower lr after a divergence continues from the saved state with it.
         callback: called as ``callback(step, out)`` after every step, ``out`` as returned by
             :meth:`GANTrainer.step`.
+        ema: None, or the decay of an :class:`gentoolkit.train.EMA` of the generator's weights
+            (e.g. 0.999: averaged generators give cleaner samples), saved in the checkpoint and
+            returned as ``history.ema``.
+        log / tensorboard: a CSV file of d_loss, g_loss and penalty at every step, and a
+            TensorBoard folder when the package is installed (:class:`gentoolkit.train.RunLog`).
+        sample_dir / sample_every / n_grid: for image data, a PNG grid of the (EMA) generator on
+            ``n_grid`` fixed latents every ``sample_every`` steps and at the end.
 
     Raises :class:`gentoolkit.train.TrainingDiverged` (step, loss, likely fix) on NaN/inf.
     """
@@ -761,25 +786,54 @@ def train_gan(
         seed=seed,
         device=device,
     )
+    averaged = None if ema is None else EMA(generator, ema)
+    n_grid = positive_int("n_grid", n_grid)
+    grid_z = randn((n_grid, trainer.latent_dim), torch.Generator().manual_seed(int(seed)), like=trainer._like)
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        trainer.load_state_dict(load_checkpoint(checkpoint, map_location=trainer.device), controls=False)
-    h = trainer.history
-    t0 = time.perf_counter()
-    bar = progress_bar(trainer.steps, n_steps, progress, f"{loss} GAN")
-    for step in bar:
-        out = trainer.step()
-        if progress and (step % 50 == 0 or step == n_steps - 1):
-            h = trainer.history
-            bar.set_postfix(d=f"{h.d_loss[-1]:.3f}", g=f"{h.g_loss[-1]:.3f}", modes=h.covered[-1] if h.covered else "-")
-        if checkpoint is not None and (step + 1) % checkpoint_every == 0:
-            trainer.save(checkpoint)
-        if callback is not None:
-            callback(step, out)
-    bar.close()
-    if checkpoint is not None:
-        trainer.save(checkpoint)
+        state = load_checkpoint(checkpoint, map_location=trainer.device)
+        trainer.load_state_dict(state, controls=False)
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"] if "ema" in state else generator.state_dict())
+
+    def state_fn(step: int) -> dict:
+        state = trainer.state_dict()
+        return state if averaged is None else {**state, "ema": averaged.state_dict()}
+
+    @torch.no_grad()
+    def grid() -> torch.Tensor:
+        g_ = averaged.module if averaged is not None else generator
+        mode = g_.training
+        g_.eval()
+        try:
+            return g_(grid_z)
+        finally:
+            g_.train(mode)
+
+    def postfix(step: int) -> dict:
+        h = trainer.history
+        return {"d": f"{h.d_loss[-1]:.3f}", "g": f"{h.g_loss[-1]:.3f}", "modes": h.covered[-1] if h.covered else "-"}
+
+    seconds = run_loop(
+        lambda step: {k: v for k, v in trainer.step().items() if k != "step"},
+        start=trainer.steps,
+        n_steps=n_steps,
+        desc=f"{loss} GAN",
+        progress=progress,
+        postfix=postfix,
+        state_fn=state_fn,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        emas=[averaged] if averaged is not None else [],
+        log=log,
+        tensorboard=tensorboard,
+        sample_fn=grid if sample_dir is not None else None,
+        sample_every=sample_every,
+        sample_dir=sample_dir,
+        callback=None if callback is None else lambda step, out: callback(step, {"step": step, **out}),
+    )
     generator.eval()
     critic.eval()
     h = trainer.history
-    h.seconds = time.perf_counter() - t0
+    h.seconds = seconds
+    h.ema = None if averaged is None else averaged.module
     return h

@@ -1,0 +1,252 @@
+"""The loop every trainer shares (gentoolkit.train.run_loop): EMA, CSV logs, PNG sample grids, and
+exact resume of all of it, for the score trainer and the GAN trainer on images."""
+
+import csv
+import functools
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
+
+from gentoolkit.data import toy2d
+from gentoolkit.gan import train_gan
+from gentoolkit.nets import DCGANDiscriminator, DCGANGenerator, ScoreMLP
+from gentoolkit.plots import image_grid, save_image_grid
+from gentoolkit.train import EMA, RunLog, batch_sampler, train_score
+
+MIX = toy2d.get("8gaussians")
+
+
+# ------------------------------------------------------------------------------------------ EMA
+def test_ema_is_the_closed_form_weighted_sum():
+    """After weights w_1..w_k (one update each), shadow = d^k w_0 + (1 - d) sum_i d^(k - i) w_i: catches
+    decay and 1 - decay swapped, an update before the step, and the shadow sharing the weights'
+    storage. Integer buffers (BatchNorm's step count) are copied, float buffers averaged."""
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
+    with torch.no_grad():
+        net[0].weight.fill_(2.0)
+    ema, d = EMA(net, 0.75), 0.75
+    ws = [3.0, -1.0, 5.0]
+    for w in ws:
+        with torch.no_grad():
+            net[0].weight.fill_(w)
+            net[1].running_mean.fill_(10 * w)
+            net[1].num_batches_tracked += 1
+        ema.update()
+    ref = d**3 * 2.0 + (1 - d) * sum(d ** (3 - i) * w for i, w in enumerate(ws, start=1))
+    assert ema.module[0].weight.item() == pytest.approx(ref, rel=1e-6)
+    ref_bn = d**3 * 0.0 + (1 - d) * sum(d ** (3 - i) * 10 * w for i, w in enumerate(ws, start=1))
+    assert ema.module[1].running_mean.item() == pytest.approx(ref_bn, rel=1e-6)
+    assert ema.module[1].num_batches_tracked.item() == 3
+    assert not ema.module.training and not any(p.requires_grad for p in ema.module.parameters())
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, "0.9", True])
+def test_ema_decay_must_lie_in_0_1(decay):
+    with pytest.raises(ValueError, match=rf"^ema decay must be a number in \[0, 1\), got {decay!r}$"):
+        EMA(nn.Linear(1, 1), decay)
+
+
+# ------------------------------------------------------------------------------------------ score trainer
+def _score_run(tmp_path, n_steps, *, resume=False, kill_at=None, name="run"):
+    net = ScoreMLP(seed=0, hidden=16, depth=1)
+
+    def callback(step, loss):
+        if step == kill_at:
+            raise KeyboardInterrupt  # killed after the checkpoint of step kill_at
+
+    try:
+        res = train_score(
+            net,
+            MIX,
+            torch.tensor([0.5, 1.0]),
+            n_steps=n_steps,
+            batch_size=32,
+            seed=3,
+            device="cpu",
+            progress=False,
+            checkpoint=tmp_path / f"{name}.pt",
+            checkpoint_every=4,
+            resume=resume,
+            callback=callback,
+            ema=0.9,
+            log=tmp_path / f"{name}.csv",
+            log_every=2,
+        )
+    except KeyboardInterrupt:
+        return None
+    return net, res
+
+
+def test_score_run_killed_after_a_checkpoint_resumes_bit_for_bit_with_its_ema_and_log(tmp_path):
+    """Killed at step 5 (checkpoint at 4, log rows up to 4 written), then resumed: the weights, the EMA
+    and the loss history equal the uninterrupted run's exactly, and the CSV holds each logged step
+    once, with the uninterrupted run's values (the rows written after the checkpoint are dropped)."""
+    net_a, res_a = _score_run(tmp_path, 10, name="a")
+    assert _score_run(tmp_path, 10, kill_at=5, name="b") is None
+    net_b, res_b = _score_run(tmp_path, 10, resume=True, name="b")
+    for pa, pb in zip(net_a.state_dict().values(), net_b.state_dict().values()):
+        assert torch.equal(pa, pb)
+    for pa, pb in zip(res_a.ema.state_dict().values(), res_b.ema.state_dict().values()):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(res_a.ema.state_dict()["net.0.weight"], net_a.state_dict()["net.0.weight"])
+    assert res_a.history == res_b.history
+    rows = {n: list(csv.DictReader(open(tmp_path / f"{n}.csv"))) for n in "ab"}
+    assert [r["step"] for r in rows["b"]] == ["0", "2", "4", "6", "8"]
+    assert rows["a"] == rows["b"]
+    assert [float(r["loss"]) for r in rows["a"]] == res_a.history[::2]
+
+
+def test_run_log_keeps_only_the_rows_before_the_resumed_step(tmp_path):
+    log = RunLog(tmp_path / "l.csv")
+    for step in range(6):
+        log.write(step, {"a": step, "b": -step})
+    log.close()
+    log = RunLog(tmp_path / "l.csv", start=3)
+    log.write(3, {"a": 30, "b": -30})
+    log.close()
+    rows = list(csv.DictReader(open(tmp_path / "l.csv")))
+    assert [(r["step"], r["a"]) for r in rows] == [("0", "0"), ("1", "1"), ("2", "2"), ("3", "30")]
+
+
+# ------------------------------------------------------------------------------------------ grids
+def test_image_grid_places_image_k_at_row_k_div_nrow_and_column_k_mod_nrow():
+    """Each image is a constant, so its tile is found by value: catches rows and columns swapped,
+    a missing [-1, 1] -> [0, 1] map, and padding that is not white."""
+    n, h, w, p = 5, 3, 4, 1
+    imgs = torch.linspace(-1, 0.6, n)[:, None, None, None].expand(n, 1, h, w)
+    g = image_grid(imgs, nrow=2, padding=p)
+    assert g.shape == (1, 3 * (h + p) + p, 2 * (w + p) + p)
+    for k in range(n):
+        r, c = divmod(k, 2)
+        tile = g[0, p + r * (h + p) : p + r * (h + p) + h, p + c * (w + p) : p + c * (w + p) + w]
+        assert torch.allclose(tile, (imgs[k, 0] + 1) / 2)
+    assert g[0, 0].eq(1).all() and g[0, :, 0].eq(1).all()
+    assert g[0, p + 2 * (h + p) :, p + (w + p) :].eq(1).all()  # the empty sixth tile
+
+
+def test_saved_png_reads_back_as_the_grid(tmp_path):
+    x = torch.rand(6, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    save_image_grid(x, tmp_path / "g.png", nrow=3)
+    back = torch.from_numpy(plt.imread(tmp_path / "g.png")[..., :3]).permute(2, 0, 1)
+    assert (back - image_grid(x, nrow=3)).abs().max() <= 0.5 / 255 + 1e-6
+    assert [p.name for p in tmp_path.iterdir()] == ["g.png"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (torch.zeros(2, 5, 5), r"^images must be a tensor of shape \(n, C, H, W\), got \(2, 5, 5\)$"),
+        (torch.zeros(0, 1, 5, 5), r"^images must hold at least one image, got n = 0$"),
+    ],
+)
+def test_grid_bad_input(images, message):
+    with pytest.raises(ValueError, match=message):
+        image_grid(images)
+
+
+# ------------------------------------------------------------------------------------------ GANs on images
+def _digits(n=64):
+    """Small 28x28 'digits': a bright square at a random place, in [-1, 1]."""
+    g = torch.Generator().manual_seed(0)
+    x = -torch.ones(n, 1, 28, 28)
+    r, c = torch.randint(0, 20, (2, n), generator=g)
+    for i in range(n):  # building test data, not a code path under test
+        x[i, 0, r[i] : r[i] + 8, c[i] : c[i] + 8] = 1.0
+    return x
+
+
+def _gan_run(tmp_path, n_steps, *, resume=False, kill_at=None):
+    G = DCGANGenerator(latent_dim=8, width=8, seed=1)
+    D = DCGANDiscriminator(width=8, seed=2)
+
+    def callback(step, out):
+        if step == kill_at:
+            raise KeyboardInterrupt
+
+    try:
+        h = train_gan(
+            _digits(),
+            G,
+            D,
+            n_steps=n_steps,
+            batch_size=8,
+            seed=5,
+            device="cpu",
+            progress=False,
+            checkpoint=tmp_path / "gan.pt",
+            checkpoint_every=3,
+            resume=resume,
+            callback=callback,
+            ema=0.8,
+            log=tmp_path / "gan.csv",
+            sample_every=3,
+            sample_dir=tmp_path / "grids",
+            n_grid=4,
+        )
+    except KeyboardInterrupt:
+        return None
+    return G, D, h
+
+
+def test_image_gan_resumes_bit_for_bit_and_saves_grids(tmp_path):
+    """A DCGAN on 28x28 images with an EMA of G: killed after the step-3 checkpoint and resumed, it ends
+    with the same G, D and EMA weights, bit for bit, as an uninterrupted run; PNG grids of the EMA
+    generator on fixed latents are written at steps 3 and 6 and the final step 7."""
+    G_a, D_a, h_a = _gan_run(tmp_path / "a", 7)
+    assert _gan_run(tmp_path / "b", 7, kill_at=4) is None
+    G_b, D_b, h_b = _gan_run(tmp_path / "b", 7, resume=True)
+    for ma, mb in ((G_a, G_b), (D_a, D_b), (h_a.ema, h_b.ema)):
+        for pa, pb in zip(ma.state_dict().values(), mb.state_dict().values()):
+            assert torch.equal(pa, pb)
+    assert h_a.g_loss == h_b.g_loss
+    names = sorted(p.name for p in (tmp_path / "a" / "grids").iterdir())
+    assert names == ["step_000003.png", "step_000006.png", "step_000007.png"]
+    png = plt.imread(tmp_path / "a" / "grids" / "step_000007.png")
+    assert png.shape[:2] == (2 * 30 + 2, 2 * 30 + 2)  # 4 images of 28 + 2 padding, 2 per row
+    with torch.no_grad():
+        want = image_grid(h_a.ema(torch.randn(4, 8, generator=torch.Generator().manual_seed(5))))
+    assert (torch.from_numpy(png[..., 0]) - want[0]).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_batch_sampler_draws_from_an_image_dataset_with_the_generator():
+    class Images:
+        def __init__(self):
+            self.x = torch.arange(10.0)[:, None, None, None].expand(10, 1, 2, 2)
+
+        def __len__(self):
+            return 10
+
+        def batch(self, idx, device=None):
+            idx = torch.as_tensor(idx)
+            return self.x[idx].to(device), idx
+
+    draw = batch_sampler(Images(), 5, torch.device("cpu"))
+    a, b = draw(torch.Generator().manual_seed(0)), draw(torch.Generator().manual_seed(0))
+    idx = torch.randint(10, (5,), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and torch.equal(a[:, 0, 0, 0], idx.float())
+
+
+def test_gan_on_an_image_dataset_checks_the_generator_shape():
+    with pytest.raises(ValueError, match=r"to samples of shape \(n, 1, 28, 28\) like the data's; got \(2, 1, 32, 32\)"):
+        train_gan(_digits(8), DCGANGenerator(8, image_size=32, width=4), DCGANDiscriminator(width=4), n_steps=1)
+
+
+def test_score_trainer_writes_sample_grids(tmp_path):
+    fixed = torch.linspace(-1, 1, 4 * 9).reshape(4, 1, 3, 3)
+    train_score(
+        ScoreMLP(hidden=8, depth=1),
+        MIX,
+        0.5,
+        n_steps=5,
+        batch_size=8,
+        progress=False,
+        device="cpu",
+        sample_fn=functools.partial(torch.clone, fixed),
+        sample_every=2,
+        sample_dir=tmp_path,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000002.png", "step_000004.png", "step_000005.png"]
+    with pytest.raises(ValueError, match="^sample_dir must be a folder when sample_fn is given"):
+        train_score(ScoreMLP(), MIX, 0.5, n_steps=1, progress=False, sample_fn=lambda: fixed)
