@@ -1,4 +1,4 @@
-"""GANs on 2D data (issue 16).
+"""GANs, on 2D data and on images.
 
 - :mod:`gentoolkit.gan.losses`: the loss zoo, ``losses.get(name)`` and ``losses.names()``
   (minimax, ns, lsgan, hinge, wgan, the relativistic rsgan / rasgan / ralsgan / rahinge and
@@ -7,9 +7,11 @@
   normalization, feature matching, one-sided label smoothing, PacGAN packing, the
   mixture-density GAN loss and discriminator rejection sampling.
 - :mod:`gentoolkit.gan.train`: the trainer.
+- :mod:`gentoolkit.gan.latent`: Langevin sampling in a trained GAN's latent space (DDLS, 000 Sec. 4).
 """
 
-from gentoolkit.gan import losses, regularizers
+from gentoolkit.gan import latent, losses, regularizers
+from gentoolkit.gan.latent import latent_energy, latent_langevin, latent_langevin_samples
 from gentoolkit.gan.losses import FGANLoss, GANLoss, f_gan
 from gentoolkit.gan.regularizers import (
     DRSResult,
@@ -41,6 +43,10 @@ __all__ = [
     "feature_matching_loss",
     "gradient_penalty",
     "label_smoothed_d_loss",
+    "latent",
+    "latent_energy",
+    "latent_langevin",
+    "latent_langevin_samples",
     "losses",
     "pack",
     "r1_penalty",
