@@ -5,22 +5,30 @@
 - ``mode_stats`` (mode coverage and quality on Gaussian-mixture data): ``metrics.modes``;
 - ``autocorrelation`` and ``mean_squared_jump`` (Markov chains): ``metrics.mixing``;
 - ``sliced_wasserstein`` and ``SlicedWasserstein`` (between two samples, or many samples and
-  one reference): ``metrics.distances``.
+  one reference): ``metrics.distances``;
+- ``DigitClassifier``, ``load_digit_classifier``, ``digit_quality`` (the fraction of samples a
+  trained MNIST classifier is confident about, and the class histogram) and
+  ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``.
 """
 
+from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
 from gentoolkit.metrics.modes import mode_stats, within_mode_variance
 from gentoolkit.metrics.score import effective_noise, score_error
 
 __all__ = [
+    "DigitClassifier",
     "SlicedWasserstein",
     "autocorrelation",
+    "digit_quality",
     "effective_noise",
+    "load_digit_classifier",
     "mean_squared_jump",
     "mode_hops",
     "mode_stats",
     "score_error",
     "sliced_wasserstein",
+    "stacked_mode_count",
     "within_mode_variance",
 ]
