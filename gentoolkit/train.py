@@ -269,6 +269,17 @@ def run_loop(
     return time.perf_counter() - t0
 
 
+def _sample_from(sample_fn, model: torch.nn.Module) -> torch.Tensor:
+    """``sample_fn(model)`` with ``model`` in eval mode (dropout off), its mode restored after."""
+    mode = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return sample_fn(model)
+    finally:
+        model.train(mode)
+
+
 def _score_hint(lr: float) -> str:
     return f"lower lr (now {lr:g}), or raise the smallest noise level (the loss of tiny sigmas is the stiffest)."
 
@@ -355,9 +366,10 @@ def train_score(
             as ``result.ema`` and saved in the checkpoint.
         log / log_every / tensorboard: a CSV file with the loss every ``log_every`` steps, and a
             TensorBoard folder when the package is installed (:class:`RunLog`).
-        sample_fn / sample_every / sample_dir: ``sample_fn()`` returns images (n, C, H, W) in
-            [-1, 1] (e.g. a sampler run on ``result.ema``), saved as a PNG grid in ``sample_dir``
-            every ``sample_every`` steps and at the end.
+        sample_fn / sample_every / sample_dir: ``sample_fn(model)`` returns images (n, C, H, W) in
+            [-1, 1] sampled from ``model`` (the EMA copy when ``ema`` is set, else the network, in
+            eval mode for the call), saved as a PNG grid in ``sample_dir`` every ``sample_every``
+            steps and at the end.
 
     Raises ``TrainingDiverged`` naming the step if the loss becomes NaN or infinite.
     """
@@ -421,7 +433,7 @@ def train_score(
         log=log,
         log_every=log_every,
         tensorboard=tensorboard,
-        sample_fn=sample_fn,
+        sample_fn=None if sample_fn is None else lambda: _sample_from(sample_fn, averaged.module if averaged else net),
         sample_every=sample_every,
         sample_dir=sample_dir,
         callback=None if callback is None else lambda step, out: callback(step, out["loss"]),

@@ -2,7 +2,6 @@
 exact resume of all of it, for the score trainer and the GAN trainer on images."""
 
 import csv
-import functools
 
 import matplotlib.pyplot as plt
 import pytest
@@ -233,20 +232,32 @@ def test_gan_on_an_image_dataset_checks_the_generator_shape():
         train_gan(_digits(8), DCGANGenerator(8, image_size=32, width=4), DCGANDiscriminator(width=4), n_steps=1)
 
 
-def test_score_trainer_writes_sample_grids(tmp_path):
+def test_score_trainer_writes_sample_grids_from_the_ema_in_eval_mode(tmp_path):
+    """sample_fn gets the model to sample from: the EMA copy when there is one, else the network, in
+    eval mode; the grids land at every sample_every steps and at the end."""
     fixed = torch.linspace(-1, 1, 4 * 9).reshape(4, 1, 3, 3)
+    seen = []
+
+    def sample_fn(model):
+        seen.append((model, model.training, torch.is_grad_enabled()))
+        return fixed.clone()
+
+    net = ScoreMLP(hidden=8, depth=1)
+    res = train_score(
+        net, MIX, 0.5, n_steps=5, batch_size=8, progress=False, device="cpu", ema=0.9,
+        sample_fn=sample_fn, sample_every=2, sample_dir=tmp_path / "ema",
+    )  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "ema").iterdir()) == [
+        "step_000002.png",
+        "step_000004.png",
+        "step_000005.png",
+    ]
+    assert [m is res.ema for m, _, _ in seen] == [True] * 3 and not any(t or g for _, t, g in seen)
+    seen.clear()
     train_score(
-        ScoreMLP(hidden=8, depth=1),
-        MIX,
-        0.5,
-        n_steps=5,
-        batch_size=8,
-        progress=False,
-        device="cpu",
-        sample_fn=functools.partial(torch.clone, fixed),
-        sample_every=2,
-        sample_dir=tmp_path,
-    )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000002.png", "step_000004.png", "step_000005.png"]
+        net, MIX, 0.5, n_steps=2, batch_size=8, progress=False, device="cpu",
+        sample_fn=sample_fn, sample_every=2, sample_dir=tmp_path / "raw",
+    )  # fmt: skip
+    assert [(m is net, t) for m, t, _ in seen] == [(True, False)]
     with pytest.raises(ValueError, match="^sample_dir must be a folder when sample_fn is given"):
         train_score(ScoreMLP(), MIX, 0.5, n_steps=1, progress=False, sample_fn=lambda: fixed)
