@@ -558,6 +558,7 @@ def _train(args) -> dict:
             "checkpoint_every": config.checkpoint_every,
             "resume": args.resume,
             "ema": config.ema,
+            "ema_warmup": config.ema_warmup,
             "log": out / "log.csv",
             "sample_every": config.sample_every,
             "sample_dir": out / "grids",

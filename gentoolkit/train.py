@@ -20,6 +20,7 @@ import copy
 import csv
 import importlib.util
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -122,26 +123,44 @@ class EMA:
     models are sampled with (001, Sec. 8.7: EMA .999 on 3-Stacked MNIST, .9999 on CIFAR-10,
     following Song and Ermon 2020) and a common stabilizer of GAN generators.
 
-    After each optimizer step, :meth:`update` sets shadow <- decay * shadow + (1 - decay) * weight
-    for every floating-point parameter and buffer (BatchNorm's running statistics included) and
-    copies the others (e.g. ``num_batches_tracked``). :attr:`module` is the averaged copy, in eval
-    mode and without gradients: sample from it. Its state is part of every checkpoint, so a resumed
+    After each optimizer step, :meth:`update` sets shadow <- d * shadow + (1 - d) * weight for
+    every floating-point parameter and buffer (BatchNorm's running statistics included) and copies
+    the others (e.g. ``num_batches_tracked``). The decay d is ``decay``; with ``warmup=True`` it is
+    d_t = min(decay, (1 + t) / (10 + t)) at update t = 0, 1, 2, ... (TensorFlow's
+    ``ExponentialMovingAverage(num_updates=t)``): a plain EMA of a short run keeps the weight
+    decay^t of the random initial weights (5% after 3,000 updates at .999), the warm-up forgets
+    them from the start. :attr:`module` is the averaged copy, in eval mode and without gradients:
+    sample from it. Its state is part of every checkpoint, and t is the trainer's step, so a resumed
     run continues the average exactly."""
 
-    def __init__(self, module: torch.nn.Module, decay: float = 0.999):
+    def __init__(self, module: torch.nn.Module, decay: float = 0.999, *, warmup: bool = False):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
             raise ValueError(f"ema decay must be a number in [0, 1), got {decay!r}")
-        self.decay = float(decay)
+        if not isinstance(warmup, bool):
+            raise TypeError(f"warmup must be True or False, got {warmup!r}")
+        self.decay, self.warmup = float(decay), warmup
         self.source = module
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
 
+    def decay_at(self, t: int) -> float:
+        """The decay d_t of update number ``t`` (0 for the first)."""
+        return min(self.decay, (1 + t) / (10 + t)) if self.warmup else self.decay
+
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, t: int | None = None) -> None:
+        """One averaging step; ``t`` (the update's number, the trainer's step) is needed with warm-up."""
+        if t is None:
+            if self.warmup:
+                raise ValueError("EMA(warmup=True).update needs t, the number of the update (0 for the first)")
+            t = 0
+        elif isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+            raise ValueError(f"t must be an int >= 0 (the number of the update), got {t!r}")
+        d = self.decay_at(int(t))
         for shadow, weight in zip(self.module.state_dict().values(), self.source.state_dict().values()):
             if shadow.is_floating_point():
-                shadow.lerp_(weight.to(shadow.dtype), 1 - self.decay)
+                shadow.lerp_(weight.to(shadow.dtype), 1 - d)
             else:
                 shadow.copy_(weight)
 
@@ -247,7 +266,7 @@ def run_loop(
         for step in bar:
             out = step_fn(step)
             for ema in emas:
-                ema.update()
+                ema.update(step)
             if writer is not None:
                 writer.write(step, out)
             if progress and postfix is not None and (step % 50 == 0 or step == n_steps - 1):
@@ -336,6 +355,7 @@ def train_score(
     resume: bool = False,
     callback=None,
     ema: float | None = None,
+    ema_warmup: bool = False,
     log=None,
     log_every: int = 1,
     tensorboard=None,
@@ -363,7 +383,8 @@ def train_score(
             the end. With ``resume=True`` and an existing file, training continues from it.
         callback: called as ``callback(step, loss)`` after every step (e.g. a live plot).
         ema: None, or the decay of an :class:`EMA` of the network's weights (e.g. 0.999), returned
-            as ``result.ema`` and saved in the checkpoint.
+            as ``result.ema`` and saved in the checkpoint; ``ema_warmup`` starts it with the
+            decay min(ema, (1 + t) / (10 + t)) (:class:`EMA`'s ``warmup``), for short runs.
         log / log_every / tensorboard: a CSV file with the loss every ``log_every`` steps, and a
             TensorBoard folder when the package is installed (:class:`RunLog`).
         sample_fn / sample_every / sample_dir: ``sample_fn(model)`` returns images (n, C, H, W) in
@@ -400,7 +421,7 @@ def train_score(
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(int(seed))
     stateful = {"model": net, "optimizer": opt}
-    averaged = None if ema is None else EMA(net, ema)
+    averaged = None if ema is None else EMA(net, ema, warmup=ema_warmup)
     if averaged is not None:
         stateful["ema"] = averaged
     state = restore(checkpoint, resume, dev, g, stateful)

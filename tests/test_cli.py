@@ -281,7 +281,8 @@ def test_overrides_reach_the_trainer_and_the_config(mnist_root, tmp_path, capsys
     dist = {}
     for ema in ("0.5", None):
         out = tmp_path / f"ema{ema}"
-        extra = ["--ema", ema, "--lr-g", "3e-4", "--no-spectral-norm"] if ema else []
+        # without warm-up: over the run's 2 steps the warm-up decays (0.1, 0.18) are both below 0.5
+        extra = ["--no-ema-warmup"] + (["--ema", ema, "--lr-g", "3e-4", "--no-spectral-norm"] if ema else [])
         code, _, err = run(train_args("mnist-dcgan-ns", out, mnist_root, *extra), capsys)
         assert code == 0, err
         state = load_checkpoint(out / "checkpoint.pt")
@@ -290,8 +291,10 @@ def test_overrides_reach_the_trainer_and_the_config(mnist_root, tmp_path, capsys
         )
         if ema:
             assert seen["ema"] == 0.5 and seen["lr_g"] == 3e-4 and seen["betas"] == (0.5, 0.999)
+            assert seen["ema_warmup"] is False
             hyper = json.loads((out / "config.json").read_text())["hyper"]
             assert hyper["ema"] == 0.5 and hyper["lr_g"] == 3e-4 and hyper["lr_d"] == 2e-4
+    assert seen["ema_warmup"] is True  # the preset's default reaches the trainer
     # decay 0.5 follows the trained weights much more closely than 0.999
     assert dist["0.5"] < 0.8 * dist[None]
 

@@ -2,6 +2,7 @@
 exact resume of all of it, for the score trainer and the GAN trainer on images."""
 
 import csv
+import math
 
 import matplotlib.pyplot as plt
 import pytest
@@ -39,6 +40,49 @@ def test_ema_is_the_closed_form_weighted_sum():
     assert ema.module[1].running_mean.item() == pytest.approx(ref_bn, rel=1e-6)
     assert ema.module[1].num_batches_tracked.item() == 3
     assert not ema.module.training and not any(p.requires_grad for p in ema.module.parameters())
+
+
+def test_ema_warmup_follows_the_decays_min_decay_1_plus_t_over_10_plus_t():
+    """With warm-up the shadow after updates t = 0..k-1 of a constant weight w is
+    w + (w_0 - w) prod_t d_t, d_t = min(decay, (1 + t) / (10 + t)): 0.1 at t = 0, the ramp until
+    (1 + t) / (10 + t) reaches decay (t = 8991 for .999), then decay. Catches the ramp's 1 and 10
+    swapped or shifted by one, max for min, and the plain decay (prod = .999^k) used throughout."""
+    ema = EMA(nn.Linear(1, 1, bias=False), 0.999, warmup=True)
+    assert ema.decay_at(0) == pytest.approx(0.1)
+    assert ema.decay_at(1) == pytest.approx(2 / 11)
+    assert ema.decay_at(8990) == pytest.approx(8991 / 9000)
+    assert ema.decay_at(8991) == 0.999 and ema.decay_at(10**6) == 0.999
+    assert EMA(nn.Linear(1, 1), 0.999).decay_at(0) == 0.999
+    net = nn.Linear(1, 1, bias=False).double()
+    with torch.no_grad():
+        net.weight.fill_(2.0)
+    ema = EMA(net, 0.5, warmup=True)
+    with torch.no_grad():
+        net.weight.fill_(-1.0)
+    for t in range(20):
+        ema.update(t)
+    prod = math.prod(min(0.5, (1 + t) / (10 + t)) for t in range(20))
+    assert ema.module.weight.item() == pytest.approx(-1.0 + 3.0 * prod, rel=1e-12)
+    assert prod != pytest.approx(0.5**20, rel=0.5)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: e.update(), r"^EMA\(warmup=True\)\.update needs t, the number of the update \(0 for the first\)$"),
+        (lambda e: e.update(-1), r"^t must be an int >= 0 \(the number of the update\), got -1$"),
+        (lambda e: e.update(1.0), r"^t must be an int >= 0 \(the number of the update\), got 1\.0$"),
+        (lambda e: e.update(True), r"^t must be an int >= 0 \(the number of the update\), got True$"),
+    ],
+)
+def test_ema_update_checks_t(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(EMA(nn.Linear(1, 1), 0.9, warmup=True))
+
+
+def test_ema_warmup_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"^warmup must be True or False, got 1$"):
+        EMA(nn.Linear(1, 1), 0.9, warmup=1)
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.1, "0.9", True])
@@ -179,6 +223,7 @@ def _gan_run(tmp_path, n_steps, *, resume=False, kill_at=None):
             resume=resume,
             callback=callback,
             ema=0.8,
+            ema_warmup=True,  # decays depend on the step: a resume that lost it would differ
             log=tmp_path / "gan.csv",
             sample_every=3,
             sample_dir=tmp_path / "grids",
@@ -261,3 +306,18 @@ def test_score_trainer_writes_sample_grids_from_the_ema_in_eval_mode(tmp_path):
     assert [(m is net, t) for m, t, _ in seen] == [(True, False)]
     with pytest.raises(ValueError, match="^sample_dir must be a folder when sample_fn is given"):
         train_score(ScoreMLP(), MIX, 0.5, n_steps=1, progress=False, sample_fn=lambda: fixed)
+
+
+def test_trainer_numbers_the_ema_updates_from_0():
+    """The loop passes the step as the update's number: after a 2-step run with warm-up the EMA is
+    w0 d0 d1 + w1 (1 - d0) d1 + w2 (1 - d1), d0 = 0.1, d1 = 2/11, where w_k are the weights after
+    k steps (recorded by the callback). Numbering from 1 (d0 = 2/11) would differ by about 0.5."""
+    net = ScoreMLP(hidden=8, depth=1, seed=4)
+    ws = [net.net[0].weight.detach().clone()]
+    out = train_score(
+        net, MIX, 0.5, n_steps=2, batch_size=8, lr=0.5, lr_decay=False, progress=False, device="cpu",
+        ema=0.999, ema_warmup=True, callback=lambda step, loss: ws.append(net.net[0].weight.detach().clone()),
+    )  # fmt: skip
+    res_w = ws[0] * 0.1 * (2 / 11) + ws[1] * 0.9 * (2 / 11) + ws[2] * (9 / 11)
+    torch.testing.assert_close(out.ema.net[0].weight, res_w, rtol=1e-6, atol=1e-7)
+    assert (ws[2] - ws[0]).abs().max() > 0.1  # the lr is large enough for a wrong d to show

@@ -731,6 +731,7 @@ def train_gan(
     resume: bool = False,
     callback=None,
     ema: float | None = None,
+    ema_warmup: bool = False,
     log=None,
     tensorboard=None,
     sample_every: int = 500,
@@ -753,7 +754,8 @@ def train_gan(
             :meth:`GANTrainer.step`.
         ema: None, or the decay of an :class:`gentoolkit.train.EMA` of the generator's weights
             (e.g. 0.999: averaged generators give cleaner samples), saved in the checkpoint and
-            returned as ``history.ema``.
+            returned as ``history.ema``; ``ema_warmup`` starts it with the decay
+            min(ema, (1 + t) / (10 + t)) (:class:`gentoolkit.train.EMA`'s ``warmup``).
         log / tensorboard: a CSV file of d_loss, g_loss and penalty at every step, and a
             TensorBoard folder when the package is installed (:class:`gentoolkit.train.RunLog`).
         sample_dir / sample_every / n_grid: for image data, a PNG grid of the (EMA) generator on
@@ -786,7 +788,7 @@ def train_gan(
         seed=seed,
         device=device,
     )
-    averaged = None if ema is None else EMA(generator, ema)
+    averaged = None if ema is None else EMA(generator, ema, warmup=ema_warmup)
     n_grid = positive_int("n_grid", n_grid)
     grid_z = randn((n_grid, trainer.latent_dim), torch.Generator().manual_seed(int(seed)), like=trainer._like)
     if resume and checkpoint is not None and Path(checkpoint).is_file():
