@@ -559,6 +559,7 @@ def _train(args) -> dict:
             "resume": args.resume,
             "ema": config.ema,
             "ema_warmup": config.ema_warmup,
+            "precision": config.precision,
             "log": out / "log.csv",
             "sample_every": config.sample_every,
             "sample_dir": out / "grids",

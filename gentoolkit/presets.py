@@ -117,6 +117,9 @@ class GANConfig:
         0.999, "decay of the EMA of the generator's weights (sampled from)", low=0.0, high=1.0, high_open=True
     )
     ema_warmup: bool = _hp(True, "start the EMA with decay min(ema, (1 + t) / (10 + t)): a short run forgets the init")
+    precision: str = _hp(
+        "bf16", "fp32, or bf16: forward passes under bf16 autocast (about 2x images/s on CPU)", choices=("fp32", "bf16")
+    )
     seed: int = _hp(0, "seed of the weights, the minibatches and every noise draw", low=0)
     # bookkeeping
     checkpoint_every: int = _hp(500, "steps between checkpoints (and one at the end)", low=1)
@@ -162,6 +165,9 @@ class NCSNConfig:
     n_steps: int = _hp(30_000, "optimisation steps of the whole run", low=1, flag="steps")
     ema: float = _hp(0.999, "decay of the EMA of the weights (sampled from)", low=0.0, high=1.0, high_open=True)
     ema_warmup: bool = _hp(True, "start the EMA with decay min(ema, (1 + t) / (10 + t)): a short run forgets the init")
+    precision: str = _hp(
+        "bf16", "fp32, or bf16: forward passes under bf16 autocast (about 2x images/s on CPU)", choices=("fp32", "bf16")
+    )
     seed: int = _hp(0, "seed of the weights, the minibatches and every noise draw", low=0)
     # sampler (001, Ch. 8)
     sampler: str = _hp(
@@ -203,6 +209,9 @@ class VPConfig:
     n_steps: int = _hp(30_000, "optimisation steps of the whole run", low=1, flag="steps")
     ema: float = _hp(0.999, "decay of the EMA of the weights (sampled from)", low=0.0, high=1.0, high_open=True)
     ema_warmup: bool = _hp(True, "start the EMA with decay min(ema, (1 + t) / (10 + t)): a short run forgets the init")
+    precision: str = _hp(
+        "bf16", "fp32, or bf16: forward passes under bf16 autocast (about 2x images/s on CPU)", choices=("fp32", "bf16")
+    )
     seed: int = _hp(0, "seed of the weights, the minibatches and every noise draw", low=0)
     # sampler (001, Ch. 10)
     sampler: str = _hp("ggf", "sampler: ggf (Gotta Go Fast, adaptive) or em (Euler-Maruyama)", choices=("ggf", "em"))

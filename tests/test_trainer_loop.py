@@ -321,3 +321,28 @@ def test_trainer_numbers_the_ema_updates_from_0():
     res_w = ws[0] * 0.1 * (2 / 11) + ws[1] * 0.9 * (2 / 11) + ws[2] * (9 / 11)
     torch.testing.assert_close(out.ema.net[0].weight, res_w, rtol=1e-6, atol=1e-7)
     assert (ws[2] - ws[0]).abs().max() > 0.1  # the lr is large enough for a wrong d to show
+
+
+@pytest.mark.parametrize("precision", ["fp16", "BF16", None])
+def test_trainers_check_precision_first(precision, tmp_path):
+    msg = rf"^precision={precision!r} is not known; expected one of \['fp32', 'bf16'\]$"
+    with pytest.raises(ValueError, match=msg):
+        train_score(ScoreMLP(), MIX, 0.5, n_steps=1, progress=False, device="cpu", precision=precision)
+    G, D = DCGANGenerator(8, width=4), DCGANDiscriminator(width=4)
+    with pytest.raises(ValueError, match=msg):
+        train_gan(torch.zeros(4, 1, 28, 28), G, D, n_steps=1, progress=False, device="cpu", precision=precision)
+
+
+def test_bf16_runs_the_forward_passes_in_bf16_and_keeps_the_weights_float32():
+    """Under precision="bf16" the convolutions compute in bf16: the run differs from the float32 one
+    by about bf16's rounding (relative 2^-8), not more; weights and EMA stay float32."""
+    out = {}
+    for precision in ("fp32", "bf16"):
+        G, D = DCGANGenerator(8, width=4, seed=1), DCGANDiscriminator(width=4, seed=2)
+        data = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        h = train_gan(data, G, D, n_steps=2, batch_size=8, progress=False, device="cpu", ema=0.5, precision=precision)
+        out[precision] = (G, h)
+    (_, h32), (g16, h16) = out["fp32"], out["bf16"]
+    assert all(p.dtype == torch.float32 for p in [*g16.parameters(), *h16.ema.parameters()])
+    assert h32.d_loss != h16.d_loss
+    assert h32.d_loss[0] == pytest.approx(h16.d_loss[0], rel=0.05)
