@@ -8,6 +8,7 @@
     python -m gentoolkit train mnist-dcgan-ns --out runs/dcgan --steps 20000 --resume
     python -m gentoolkit sample --run runs/dcgan --n 64 --out samples.png
     python -m gentoolkit evaluate --run runs/dcgan --n 1000
+    python -m gentoolkit export --run runs/dcgan --out dcgan.pt  # a small pretrained file
 
 ``train PRESET --out DIR`` composes the package's pieces (:func:`gentoolkit.gan.train.train_gan`
 or :func:`gentoolkit.train.train_score`, :class:`gentoolkit.data.images.MNIST`, the nets of
@@ -36,6 +37,10 @@ Euler-Maruyama (``--sampler em``). Sampler settings default to the run's config 
 overridden (``--sampler``, ``--steps``, ``--eps``, ``--tol``, ``--eps-abs``, ``--no-denoise``);
 a flag that does not apply to the run's model is an error. It prints JSON (n, seconds, nfe).
 
+``export --run DIR --out FILE.pt`` writes the run's sampling network (its EMA weights), preset
+and hyper-parameters to one small file (:func:`gentoolkit.pretrained.export`, atomic) that
+:func:`gentoolkit.pretrained.load` reads; the shipped pretrained models are made this way.
+
 ``evaluate --run DIR`` samples the same way and prints JSON with
 :func:`gentoolkit.metrics.digits.digit_quality` of the samples and of as many real test
 images, for reference.
@@ -63,12 +68,14 @@ from pathlib import Path
 import torch
 
 from gentoolkit import presets
+from gentoolkit.runs import build_model, draw_samples
+from gentoolkit.runs import sde_of as _sde
+from gentoolkit.runs import sigmas_of as _sigmas
 
 __all__ = ["CLIError", "RunFailed", "build_parser", "config_json", "draw_samples", "load_run", "main", "read_config"]
 
 PROG = "gentoolkit"
 CONFIG_FORMAT = 1
-IMAGE_SHAPE = (1, 28, 28)  # MNIST, as the presets are built for it
 
 
 class CLIError(Exception):
@@ -189,7 +196,7 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
         prog=PROG,
         description="Train, sample and evaluate the gentoolkit MNIST presets (GANs and score models).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,evaluate,presets}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,evaluate,export,presets}", parser_class=_Parser)
     sub.required = True
 
     t = sub.add_parser(
@@ -250,6 +257,16 @@ def build_parser(preset: str | None = None) -> argparse.ArgumentParser:
             default=None,
             help="ncsn, vp: skip the final denoising step (EDS / Tweedie)",
         )
+
+    p = sub.add_parser(
+        "export",
+        help="write a run's sampling network as a small pretrained file",
+        description="Write the EMA weights of a run's sampling network (a GAN's generator, the score model), "
+        "its preset and hyper-parameters to one small file that gentoolkit.pretrained.load reads; prints JSON "
+        "with its size and sha256.",
+    )
+    p.add_argument("--run", required=True, metavar="DIR", help="a folder written by `train`")
+    p.add_argument("--out", required=True, metavar="FILE.pt", help="the file to write (atomically)")
 
     p = sub.add_parser("presets", help="list the presets", description="List the presets, or show one's values.")
     p.add_argument("name", nargs="?", type=_preset_name, help="print this preset's hyper-parameters as JSON")
@@ -340,48 +357,6 @@ def _mnist(root, split: str, verify: bool, subset: int | None = None):
     return data
 
 
-def build_model(config) -> dict:
-    """The networks of a run: ``{"generator", "critic"}`` (gan) or ``{"model"}`` (ncsn, vp)."""
-    from gentoolkit.nets import DCGANDiscriminator, DCGANGenerator, ScoreUNet
-
-    c = config
-    if c.kind == "gan":
-        g = DCGANGenerator(c.latent_dim, IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_g, seed=c.seed)
-        norm = None if c.norm_d == "none" else c.norm_d
-        d = DCGANDiscriminator(
-            IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_d, norm=norm, spectral_norm=c.spectral_norm, seed=c.seed
-        )
-        return {"generator": g, "critic": d}
-    unet = functools.partial(
-        ScoreUNet,
-        IMAGE_SHAPE[0],
-        IMAGE_SHAPE[1],
-        c.width,
-        c.channel_mults,
-        c.num_res_blocks,
-        c.attn_resolutions,
-        c.dropout,
-        seed=c.seed,
-    )
-    if c.kind == "ncsn":
-        return {"model": unet(cond="sigma", data_std=c.data_std)}
-    from gentoolkit.sde import ScaledScore
-
-    return {"model": ScaledScore(_sde(c), unet(cond="time"), data_std=c.data_std)}
-
-
-def _sde(config):
-    from gentoolkit.sde import VPSDE
-
-    return VPSDE(config.beta_min, config.beta_max)
-
-
-def _sigmas(config) -> torch.Tensor:
-    from gentoolkit.sampling import geometric_sigmas
-
-    return geometric_sigmas(config.sigma_max, config.sigma_min, config.n_sigmas)
-
-
 def validate(config) -> None:
     """The checks that need the package: the GAN loss exists, CAS's step size fits the schedule,
     the networks can be built. CLIError naming the problem."""
@@ -397,86 +372,6 @@ def validate(config) -> None:
         build_model(config)
     except (ValueError, TypeError) as e:
         raise CLIError(str(e).splitlines()[0]) from None
-
-
-class _Counted:
-    """``fn`` that counts its calls (the NFE of the annealed samplers)."""
-
-    def __init__(self, fn):
-        self.fn, self.calls = fn, 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.fn(*args)
-
-
-@torch.no_grad()
-def draw_samples(config, model: torch.nn.Module, n: int, *, seed: int, device, batch_size: int = 500, progress=None):
-    """``n`` samples (n, 1, 28, 28) on the CPU from the trained ``model`` (the generator of a GAN,
-    the score model otherwise), its sampler as ``config`` says, noise from ``seed``; returns
-    ``(samples, nfe)``, nfe the batched network evaluations (score calls; 1 per batch for a GAN)."""
-    from gentoolkit._checks import randn
-
-    model = model.to(device).eval()
-    g = torch.Generator().manual_seed(int(seed))
-    like = torch.empty(0, device=device)
-    outs, nfe = [], 0
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        if config.kind == "gan":
-            x = model(randn((m, config.latent_dim), g, like=like))
-            nfe += 1
-        elif config.kind == "ncsn":
-            from gentoolkit.sampling import als, cas, dilate_sigmas
-
-            score = _Counted(model)
-            sigmas = _sigmas(config)
-            x0 = config.sigma_max * randn((m, *IMAGE_SHAPE), g, like=like)
-            if config.sampler == "cas":
-                x = cas(
-                    score,
-                    x0,
-                    dilate_sigmas(sigmas, config.n_steps_each),
-                    config.eps,
-                    denoise=config.denoise,
-                    generator=g,
-                    progress=progress,
-                )
-            else:
-                x = als(
-                    score,
-                    x0,
-                    sigmas,
-                    config.eps,
-                    config.n_steps_each,
-                    denoise=config.denoise,
-                    generator=g,
-                    progress=progress,
-                )
-            nfe += score.calls
-        else:
-            from gentoolkit.sde import sample
-
-            options = (
-                {"eps_rel": config.tol, "eps_abs": config.eps_abs}
-                if config.sampler == "ggf"
-                else {"n_steps": config.em_steps}
-            )
-            res = sample(
-                _sde(config),
-                model,
-                (m, *IMAGE_SHAPE),
-                "ggf" if config.sampler == "ggf" else "euler_maruyama",
-                generator=g,
-                denoise=config.denoise,
-                t_eps=config.t_eps,
-                device=device,
-                progress=progress,
-                **options,
-            )
-            x, nfe = res.x, nfe + res.nfe
-        outs.append(x.float().cpu())
-    return torch.cat(outs), nfe
 
 
 def _load_state(run: Path, device) -> dict:
@@ -715,6 +610,18 @@ def _evaluate(args) -> dict:
     return info
 
 
+def _export(args) -> dict:
+    from gentoolkit import pretrained
+
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        raise CLIError(f"--out {out} must end in .pt")
+    cfg, net, weights = load_run(args.run, "cpu")  # checks that the weights fit the config's networks
+    steps = int(_load_state(Path(args.run), "cpu")["step"])
+    info = pretrained.export(cfg["preset"], cfg["hyper"], net.state_dict(), steps, out)
+    return {**info, "preset": cfg["preset"], "steps": steps, "weights": weights}
+
+
 def _presets(args) -> str:
     if args.name:
         p = presets.get(args.name)
@@ -739,7 +646,8 @@ def main(argv=None) -> int:
         if args.command == "presets":
             print(_presets(args))
         else:
-            result = {"train": _train, "sample": _sample, "evaluate": _evaluate}[args.command](args)
+            commands = {"train": _train, "sample": _sample, "evaluate": _evaluate, "export": _export}
+            result = commands[args.command](args)
             print(json.dumps(result, indent=2))
     except CLIError as e:
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)

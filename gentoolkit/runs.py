@@ -1,0 +1,138 @@
+"""What a preset builds and how it samples: the networks of a config (:func:`build_model`) and
+samples from them with the config's sampler (:func:`draw_samples`). The command line
+(:mod:`gentoolkit.cli`), the pretrained models (:mod:`gentoolkit.pretrained`) and the widgets
+share these, so a model samples the same way everywhere."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+__all__ = ["IMAGE_SHAPE", "build_model", "draw_samples", "sde_of", "sigmas_of"]
+
+IMAGE_SHAPE = (1, 28, 28)  # MNIST, as the presets are built for it
+
+
+def build_model(config) -> dict:
+    """The networks of a run: ``{"generator", "critic"}`` (gan) or ``{"model"}`` (ncsn, vp)."""
+    from gentoolkit.nets import DCGANDiscriminator, DCGANGenerator, ScoreUNet
+
+    c = config
+    if c.kind == "gan":
+        g = DCGANGenerator(c.latent_dim, IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_g, seed=c.seed)
+        norm = None if c.norm_d == "none" else c.norm_d
+        d = DCGANDiscriminator(
+            IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_d, norm=norm, spectral_norm=c.spectral_norm, seed=c.seed
+        )
+        return {"generator": g, "critic": d}
+    unet = functools.partial(
+        ScoreUNet,
+        IMAGE_SHAPE[0],
+        IMAGE_SHAPE[1],
+        c.width,
+        c.channel_mults,
+        c.num_res_blocks,
+        c.attn_resolutions,
+        c.dropout,
+        seed=c.seed,
+    )
+    if c.kind == "ncsn":
+        return {"model": unet(cond="sigma", data_std=c.data_std)}
+    from gentoolkit.sde import ScaledScore
+
+    return {"model": ScaledScore(sde_of(c), unet(cond="time"), data_std=c.data_std)}
+
+
+def sde_of(config):
+    """The VP SDE of a vp config."""
+    from gentoolkit.sde import VPSDE
+
+    return VPSDE(config.beta_min, config.beta_max)
+
+
+def sigmas_of(config) -> torch.Tensor:
+    """The geometric noise levels of an ncsn config."""
+    from gentoolkit.sampling import geometric_sigmas
+
+    return geometric_sigmas(config.sigma_max, config.sigma_min, config.n_sigmas)
+
+
+class _Counted:
+    """``fn`` that counts its calls (the NFE of the annealed samplers)."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.fn(*args)
+
+
+@torch.no_grad()
+def draw_samples(config, model: torch.nn.Module, n: int, *, seed: int, device, batch_size: int = 500, progress=None):
+    """``n`` samples (n, 1, 28, 28) on the CPU from the trained ``model`` (the generator of a GAN,
+    the score model otherwise), its sampler as ``config`` says, noise from ``seed``; returns
+    ``(samples, nfe)``, nfe the batched network evaluations (score calls; 1 per batch for a GAN)."""
+    from gentoolkit._checks import randn
+
+    model = model.to(device).eval()
+    g = torch.Generator().manual_seed(int(seed))
+    like = torch.empty(0, device=device)
+    outs, nfe = [], 0
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        if config.kind == "gan":
+            x = model(randn((m, config.latent_dim), g, like=like))
+            nfe += 1
+        elif config.kind == "ncsn":
+            from gentoolkit.sampling import als, cas, dilate_sigmas
+
+            score = _Counted(model)
+            sigmas = sigmas_of(config)
+            x0 = config.sigma_max * randn((m, *IMAGE_SHAPE), g, like=like)
+            if config.sampler == "cas":
+                x = cas(
+                    score,
+                    x0,
+                    dilate_sigmas(sigmas, config.n_steps_each),
+                    config.eps,
+                    denoise=config.denoise,
+                    generator=g,
+                    progress=progress,
+                )
+            else:
+                x = als(
+                    score,
+                    x0,
+                    sigmas,
+                    config.eps,
+                    config.n_steps_each,
+                    denoise=config.denoise,
+                    generator=g,
+                    progress=progress,
+                )
+            nfe += score.calls
+        else:
+            from gentoolkit.sde import sample
+
+            options = (
+                {"eps_rel": config.tol, "eps_abs": config.eps_abs}
+                if config.sampler == "ggf"
+                else {"n_steps": config.em_steps}
+            )
+            res = sample(
+                sde_of(config),
+                model,
+                (m, *IMAGE_SHAPE),
+                "ggf" if config.sampler == "ggf" else "euler_maruyama",
+                generator=g,
+                denoise=config.denoise,
+                t_eps=config.t_eps,
+                device=device,
+                progress=progress,
+                **options,
+            )
+            x, nfe = res.x, nfe + res.nfe
+        outs.append(x.float().cpu())
+    return torch.cat(outs), nfe
