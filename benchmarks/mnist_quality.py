@@ -17,7 +17,7 @@ folder (``--out``) is a checkpoint of the last chunk, usable as a pretrained mod
     .venv/bin/python benchmarks/mnist_quality.py mnist-dcgan-ns --minutes 10 --eval-every 1000
     .venv/bin/python benchmarks/mnist_quality.py mnist-vp-ggf --minutes 20 --eval-every 1500 --n 500
 
-Extra ``train`` flags (hyper-parameter overrides) go after ``--``.
+Other flags are passed to ``train`` (hyper-parameter overrides, e.g. ``--lr 1e-3``).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="samples per evaluation")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="the run's folder (default: a temporary one)")
-    ap.add_argument("overrides", nargs="*", help="train flags after --, e.g. -- --lr 1e-3")
-    args = ap.parse_args()
+    args, overrides = ap.parse_known_args()
+    args.overrides = [a for a in overrides if a != "--"]  # train's hyper-parameter flags, e.g. --lr 1e-3
     torch.set_num_threads(args.threads)
     kind = presets.get(args.preset).config.kind
     goal, minutes_goal = TARGETS[kind]

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 import torch
 
-from gentoolkit import cli, pretrained, presets, runs
+from gentoolkit import cli, presets, pretrained, runs
 from gentoolkit.train import load_checkpoint
 from tests.test_cli import mnist_root, run, train_args  # noqa: F401 (mnist_root is a fixture)
 

@@ -5,6 +5,7 @@ built and driven in a Python test without a browser. In a notebook, one line sho
 """
 
 from gentoolkit.widgets.base import Widget
+from gentoolkit.widgets.digit_sampler import DigitSampler
 from gentoolkit.widgets.gan_live import GANLiveView
 from gentoolkit.widgets.landscape import LandscapeExplorer, ParallelLinesView, RelativisticView
 from gentoolkit.widgets.noise_tracker import NoiseTracker
@@ -13,6 +14,7 @@ from gentoolkit.widgets.score_field import ScoreFieldViewer
 from gentoolkit.widgets.solver_explorer import SolverExplorer
 
 __all__ = [
+    "DigitSampler",
     "GANLiveView",
     "LandscapeExplorer",
     "NoiseTracker",

@@ -77,9 +77,14 @@ class Widget:
         c.disabled = not used
         c.layout.display = None if used else "none"
 
+    #: torch threads a redraw runs with: 1 (small tensors, see the module docstring), or None to
+    #: keep the caller's setting (a subclass whose batches are large, e.g. a U-Net on images)
+    redraw_threads: int | None = 1
+
     def _redraw(self) -> None:
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        if self.redraw_threads is not None:
+            torch.set_num_threads(self.redraw_threads)
         try:
             self.update()
         finally:
