@@ -29,14 +29,22 @@ from gentoolkit import presets
 from gentoolkit.config import resolve_device
 from gentoolkit.runs import build_model
 
-__all__ = ["FORMAT", "PRETRAINED", "PRETRAINED_DIR", "export", "file_state", "load", "names", "sha256"]
+__all__ = ["FORMAT", "PRETRAINED", "QUALITY", "PRETRAINED_DIR", "export", "file_state", "load", "names", "sha256"]
 
 FORMAT = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_weights"
 
 #: The shipped models: name -> sha256 of ``PRETRAINED_DIR / f"{name}.pt"``, written by
 #: ``python -m gentoolkit export`` (which prints the checksum) from the command in the README.
-PRETRAINED: dict[str, str] = {}
+PRETRAINED: dict[str, str] = {
+    "mnist-dcgan-ns": "bad5d8d4af842768044c10532b0e539615e9ed2248204ac58fbf930704b2cefb",
+}
+
+#: Their quality as benchmarks/mnist_quality.py measured it (``evaluate --n N``, seed 0): the
+#: fraction of samples the digit classifier gives >= 0.9, and over how many samples.
+QUALITY: dict[str, dict] = {
+    "mnist-dcgan-ns": {"confident": 0.647, "n": 1000, "steps": 14000},
+}
 
 
 def names() -> list[str]:
