@@ -43,7 +43,7 @@ def grid(w) -> np.ndarray:
 def test_default_draws_the_samples_of_draw_samples_with_the_nfe_in_title_and_readout(model):
     """At its defaults (GGF at the config's tolerance and eps_abs) the grid holds exactly the
     samples `python -m gentoolkit sample` would draw with seed 0 for 16 images."""
-    w = DigitSampler(model, CONFIG, device="cpu")
+    w = DigitSampler(model, CONFIG, device="cpu", precision="fp32", eps_rel=CONFIG.tol)
     want, nfe = runs.draw_samples(CONFIG, model, 16, seed=0, device="cpu")
     np.testing.assert_allclose(grid(w), _tile(want.clamp(-1, 1)[:, 0].numpy(), 4), rtol=0, atol=1e-6)
     assert w.last["nfe"] == nfe and f"NFE {nfe}" in w.figure.layout.title.text
@@ -53,7 +53,7 @@ def test_default_draws_the_samples_of_draw_samples_with_the_nfe_in_title_and_rea
 
 
 def test_moving_each_control_changes_what_is_drawn(model):
-    w = DigitSampler(model, CONFIG, device="cpu", classifier=False)
+    w = DigitSampler(model, CONFIG, device="cpu", classifier=False, eps_rel=0.2)
     before, nfe = grid(w), w.last["nfe"]
     w.set(eps_rel=0.02)  # a tighter tolerance: more steps, other samples
     assert w.last["nfe"] > nfe and not np.allclose(grid(w), before, equal_nan=True)
@@ -121,6 +121,7 @@ def test_the_classifier_verdict_counts_the_sure_digits(model, monkeypatch):
         ({"n_images": 0}, ValueError, r"^n_images must be an int in \[1, 64\], got 0$"),
         ({"n_images": 8.0}, ValueError, r"^n_images must be an int in \[1, 64\], got 8\.0$"),
         ({"seed": -1}, ValueError, r"^seed must be an int in \[0, 999\], got -1$"),
+        ({"precision": "fp16"}, ValueError, r"^precision='fp16' is not known; expected one of \['fp32', 'bf16'\]$"),
     ],
 )
 def test_bad_arguments(model, kwargs, error, message):
@@ -134,3 +135,28 @@ def test_bad_model_or_config(model):
     msg = r"^config must be the model's VPConfig \(gentoolkit.presets\), got NCSNConfig$"
     with pytest.raises(TypeError, match=msg):
         DigitSampler(model, presets.get("mnist-ncsn-cas").config)
+
+
+def test_bf16_runs_the_network_in_bf16():
+    """precision="bf16" puts the network's convolutions under bf16 autocast: the grid differs from
+    the float32 one by bf16 rounding (small but not zero); the solver's output stays float32."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+    class ConvScore(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x, t):
+            return -x + 0.1 * self.conv(x)
+
+    grids = {}
+    for precision in ("fp32", "bf16"):
+        w = DigitSampler(
+            ConvScore(), CONFIG, method="euler_maruyama", device="cpu", classifier=False, precision=precision
+        )
+        w.set(n_steps=10)
+        grids[precision] = grid(w)
+    diff = np.nanmax(np.abs(grids["fp32"] - grids["bf16"]))
+    assert 0 < diff < 0.1
