@@ -117,7 +117,13 @@ class DigitSampler(Widget):
         controls = {
             "method": W.ToggleButtons(options=[(v, k) for k, v in SOLVERS.items()], value=method, description="solver"),
             "eps_rel": W.FloatLogSlider(
-                value=DEFAULT_EPS_REL if eps_rel is None else eps_rel, base=10, min=-3, max=-0.3, step=0.1, description="ε_rel", readout_format=".3f"
+                value=DEFAULT_EPS_REL if eps_rel is None else eps_rel,
+                base=10,
+                min=-3,
+                max=-0.3,
+                step=0.1,
+                description="ε_rel",
+                readout_format=".3f",
             ),
             "n_steps": W.IntSlider(value=100, min=5, max=1000, step=5, description="steps"),
             "snr": W.FloatSlider(value=0.16, min=0.01, max=0.5, step=0.01, description="snr (PC)"),
