@@ -1,7 +1,8 @@
 """Python-side latency of every widget: move its main slider many times, time each redraw.
 
 Prints one JSON line per widget: {"widget", "control", "moves", "p50_ms", "p95_ms",
-"target_p50_ms"}. Target: p50 < 100 ms on 2 cores at default settings.
+"target_p50_ms"}. Target: p50 < 100 ms on 2 cores at default settings (DigitSampler, which
+runs a U-Net solver: < 2 s for its 16-image grid).
 Run: .venv/bin/python benchmarks/widget_latency.py [--moves N]
 """
 
@@ -17,6 +18,7 @@ import torch
 from gentoolkit.data import toy2d
 from gentoolkit.nets import ScoreMLP
 from gentoolkit.widgets import (
+    DigitSampler,
     GANLiveView,
     LandscapeExplorer,
     NoiseTracker,
@@ -98,12 +100,18 @@ def main() -> None:
         ),
         "ParallelLinesView (theta)": (lambda: ParallelLinesView(), "theta", list(np.round(np.linspace(-1, 1, 41), 2))),
         "RelativisticView (shift)": (lambda: RelativisticView(), "shift", list(np.arange(-3, 3.01, 0.25))),
+        # the pretrained MNIST score model: a 16-image grid per move of the seed at the default tolerance
+        # (the issue's target: under 2 s on 2 cores)
+        "DigitSampler (seed, default eps_rel)": (lambda: DigitSampler(device="cpu"), "seed", list(range(1, 9))),
     }
+    targets = {"DigitSampler (seed, default eps_rel)": 2000}
     for name, (build, control, values) in cases.items():
         if args.only not in name:
             continue
         w = build()
-        print(json.dumps({"widget": name, **measure(w, control, values, args.moves), "target_p50_ms": 100}), flush=True)
+        moves = min(args.moves, len(values)) if name in targets else args.moves
+        row = {"widget": name, **measure(w, control, values, moves), "target_p50_ms": targets.get(name, 100)}
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

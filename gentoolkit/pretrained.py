@@ -38,12 +38,14 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_weights"
 #: ``python -m gentoolkit export`` (which prints the checksum) from the command in the README.
 PRETRAINED: dict[str, str] = {
     "mnist-dcgan-ns": "bad5d8d4af842768044c10532b0e539615e9ed2248204ac58fbf930704b2cefb",
+    "mnist-vp-ggf": "a402c3fd0de28d77e2d936d30ab91c5791ca98bca0e87895116bf6e2679b3014",
 }
 
 #: Their quality as benchmarks/mnist_quality.py measured it (``evaluate --n N``, seed 0): the
 #: fraction of samples the digit classifier gives >= 0.9, and over how many samples.
 QUALITY: dict[str, dict] = {
     "mnist-dcgan-ns": {"confident": 0.647, "n": 1000, "steps": 14000},
+    "mnist-vp-ggf": {"confident": 0.805, "n": 200, "steps": 2400},
 }
 
 
