@@ -8,11 +8,22 @@
   one reference): ``metrics.distances``;
 - ``DigitClassifier``, ``load_digit_classifier``, ``digit_quality`` (the fraction of samples a
   trained MNIST classifier is confident about, and the class histogram) and
-  ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``.
+  ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``;
+- ``frechet_distance``, ``fid`` (of two feature sets), ``fid_mnist`` (on the digit classifier's
+  features; not comparable with an Inception FID), ``feature_statistics`` and
+  ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.fid``.
 """
 
 from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
+from gentoolkit.metrics.fid import (
+    feature_statistics,
+    fid,
+    fid_mnist,
+    frechet_distance,
+    load_statistics,
+    save_statistics,
+)
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
 from gentoolkit.metrics.modes import mode_stats, within_mode_variance
 from gentoolkit.metrics.score import effective_noise, score_error
@@ -23,10 +34,16 @@ __all__ = [
     "autocorrelation",
     "digit_quality",
     "effective_noise",
+    "feature_statistics",
+    "fid",
+    "fid_mnist",
+    "frechet_distance",
+    "load_statistics",
     "load_digit_classifier",
     "mean_squared_jump",
     "mode_hops",
     "mode_stats",
+    "save_statistics",
     "score_error",
     "sliced_wasserstein",
     "stacked_mode_count",
