@@ -11,12 +11,12 @@
   ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``;
 - ``frechet_distance``, ``fid`` (of two feature sets), ``fid_mnist`` (on the digit classifier's
   features; not comparable with an Inception FID), ``feature_statistics`` and
-  ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.fid``.
+  ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.frechet``.
 """
 
 from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
-from gentoolkit.metrics.fid import (
+from gentoolkit.metrics.frechet import (
     feature_statistics,
     fid,
     fid_mnist,

@@ -129,8 +129,7 @@ def fid(features_real, features_fake) -> float:
     a, b = _as_tensor("features_real", features_real, 2), _as_tensor("features_fake", features_fake, 2)
     if a.shape[1] != b.shape[1]:
         raise ValueError(
-            f"features_real and features_fake must have the same number of features, got {a.shape[1]} and "
-            f"{b.shape[1]}"
+            f"features_real and features_fake must have the same number of features, got {a.shape[1]} and {b.shape[1]}"
         )
     return frechet_distance(*feature_statistics(a), *feature_statistics(b.to(a.device)))
 

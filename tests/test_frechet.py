@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import linalg
 
-from gentoolkit.metrics import fid as F
+from gentoolkit.metrics import frechet as F
 
 
 def reference(mu1, sigma1, mu2, sigma2, eps=1e-6):
