@@ -11,7 +11,9 @@
   ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``;
 - ``frechet_distance``, ``fid`` (of two feature sets), ``fid_mnist`` (on the digit classifier's
   features; not comparable with an Inception FID), ``feature_statistics`` and
-  ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.frechet``.
+  ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.frechet``;
+- ``mmd`` (unbiased or biased, RBF or polynomial kernel) and ``kid``: ``metrics.kernel``;
+- ``precision_recall`` and ``density_coverage`` (k-NN manifolds): ``metrics.manifold``.
 """
 
 from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
@@ -24,6 +26,8 @@ from gentoolkit.metrics.frechet import (
     load_statistics,
     save_statistics,
 )
+from gentoolkit.metrics.kernel import kid, mmd
+from gentoolkit.metrics.manifold import density_coverage, precision_recall
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
 from gentoolkit.metrics.modes import mode_stats, within_mode_variance
 from gentoolkit.metrics.score import effective_noise, score_error
@@ -32,6 +36,7 @@ __all__ = [
     "DigitClassifier",
     "SlicedWasserstein",
     "autocorrelation",
+    "density_coverage",
     "digit_quality",
     "effective_noise",
     "feature_statistics",
@@ -39,10 +44,13 @@ __all__ = [
     "fid_mnist",
     "frechet_distance",
     "load_statistics",
+    "kid",
     "load_digit_classifier",
     "mean_squared_jump",
+    "mmd",
     "mode_hops",
     "mode_stats",
+    "precision_recall",
     "save_statistics",
     "score_error",
     "sliced_wasserstein",
