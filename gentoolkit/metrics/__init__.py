@@ -13,7 +13,9 @@
   features; not comparable with an Inception FID), ``feature_statistics`` and
   ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.frechet``;
 - ``mmd`` (unbiased or biased, RBF or polynomial kernel) and ``kid``: ``metrics.kernel``;
-- ``precision_recall`` and ``density_coverage`` (k-NN manifolds): ``metrics.manifold``.
+- ``precision_recall`` and ``density_coverage`` (k-NN manifolds): ``metrics.manifold``;
+- ``FIDInceptionV3`` (the FID graph's Inception-v3, native), ``load_fid_inception`` (pytorch-fid's
+  published weights, cached and checked) and ``inception_score``: ``metrics.inception``.
 """
 
 from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
@@ -26,6 +28,7 @@ from gentoolkit.metrics.frechet import (
     load_statistics,
     save_statistics,
 )
+from gentoolkit.metrics.inception import FIDInceptionV3, inception_score, load_fid_inception
 from gentoolkit.metrics.kernel import kid, mmd
 from gentoolkit.metrics.manifold import density_coverage, precision_recall
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
@@ -34,6 +37,7 @@ from gentoolkit.metrics.score import effective_noise, score_error
 
 __all__ = [
     "DigitClassifier",
+    "FIDInceptionV3",
     "SlicedWasserstein",
     "autocorrelation",
     "density_coverage",
@@ -44,8 +48,10 @@ __all__ = [
     "fid_mnist",
     "frechet_distance",
     "load_statistics",
+    "inception_score",
     "kid",
     "load_digit_classifier",
+    "load_fid_inception",
     "mean_squared_jump",
     "mmd",
     "mode_hops",
