@@ -2,7 +2,8 @@
 
 - ``score_error`` (relative L2 error of a score against the exact one of a 2D mixture) and
   ``effective_noise`` (the noise level a sample looks like): :mod:`gentoolkit.metrics.score`;
-- ``mode_stats`` (mode coverage and quality on Gaussian-mixture data): ``metrics.modes``;
+- ``mode_count`` (mode coverage, quality and histogram KL around any centres) and ``mode_stats``
+  (the same on a Gaussian mixture): ``metrics.modes``;
 - ``autocorrelation`` and ``mean_squared_jump`` (Markov chains): ``metrics.mixing``;
 - ``sliced_wasserstein`` and ``SlicedWasserstein`` (between two samples, or many samples and
   one reference): ``metrics.distances``;
@@ -32,7 +33,7 @@ from gentoolkit.metrics.inception import FIDInceptionV3, inception_score, load_f
 from gentoolkit.metrics.kernel import kid, mmd
 from gentoolkit.metrics.manifold import density_coverage, precision_recall
 from gentoolkit.metrics.mixing import autocorrelation, mean_squared_jump, mode_hops
-from gentoolkit.metrics.modes import mode_stats, within_mode_variance
+from gentoolkit.metrics.modes import mode_count, mode_stats, within_mode_variance
 from gentoolkit.metrics.score import effective_noise, score_error
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "mean_squared_jump",
     "mmd",
     "mode_hops",
+    "mode_count",
     "mode_stats",
     "precision_recall",
     "save_statistics",
