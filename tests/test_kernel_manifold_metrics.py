@@ -28,7 +28,9 @@ def sample(seed, n, d, shift=0.0):
 
 
 @pytest.mark.parametrize("unbiased", [True, False])
-def test_mmd_matches_a_loop_over_pairs(unbiased):
+@pytest.mark.parametrize("chunk", [2, 2048])
+def test_mmd_matches_a_loop_over_pairs(unbiased, chunk, monkeypatch):
+    monkeypatch.setattr(K, "_CHUNK", chunk)  # kernel sums in row chunks, boundaries inside x and y
     x, y = sample(0, 7, 3), sample(1, 5, 3, 0.4)
     h = 1.3
     rbf = lambda a, b: math.exp(-float(((a - b) ** 2).sum()) / (2 * h * h))  # noqa: E731
