@@ -173,3 +173,11 @@ def test_cuda_matches_cpu():
     assert K.kid(x.cuda(), y.cuda(), n_subsets=5, subset_size=20) == pytest.approx(
         K.kid(x, y, n_subsets=5, subset_size=20), rel=1e-9
     )
+
+
+def test_kid_in_float32_agrees_with_float64():
+    """float32 products, float64 sums: within a small fraction of the subsets' spread."""
+    x, y = sample(20, 300, 64), sample(21, 300, 64, 0.2)
+    m64, s64 = K.kid(x, y, n_subsets=20, subset_size=100)
+    m32, s32 = K.kid(x.float(), y.float(), n_subsets=20, subset_size=100)
+    assert m32 == pytest.approx(m64, abs=1e-3 * s64) and s32 == pytest.approx(s64, rel=1e-3)
