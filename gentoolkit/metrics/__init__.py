@@ -9,9 +9,9 @@
   one reference): ``metrics.distances``;
 - ``DigitClassifier``, ``load_digit_classifier``, ``digit_quality`` (the fraction of samples a
   trained MNIST classifier is confident about, and the class histogram) and
-  ``stacked_mode_count`` (StackedMNIST modes and KL): ``metrics.digits``;
-- ``frechet_distance``, ``fid`` (of two feature sets), ``fid_mnist`` (on the digit classifier's
-  features; not comparable with an Inception FID), ``feature_statistics`` and
+  ``stacked_mode_count`` (StackedMNIST modes and KL), ``fid_mnist`` (the Frechet distance on the
+  classifier's features; not comparable with an Inception FID): ``metrics.digits``;
+- ``frechet_distance``, ``fid`` (of two feature sets), ``feature_statistics`` and
   ``save_statistics`` / ``load_statistics`` (pytorch-fid's .npz layout): ``metrics.frechet``;
 - ``mmd`` (unbiased or biased, RBF or polynomial kernel) and ``kid``: ``metrics.kernel``;
 - ``precision_recall`` and ``density_coverage`` (k-NN manifolds): ``metrics.manifold``;
@@ -19,12 +19,17 @@
   published weights, cached and checked) and ``inception_score``: ``metrics.inception``.
 """
 
-from gentoolkit.metrics.digits import DigitClassifier, digit_quality, load_digit_classifier, stacked_mode_count
+from gentoolkit.metrics.digits import (
+    DigitClassifier,
+    digit_quality,
+    fid_mnist,
+    load_digit_classifier,
+    stacked_mode_count,
+)
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
 from gentoolkit.metrics.frechet import (
     feature_statistics,
     fid,
-    fid_mnist,
     frechet_distance,
     load_statistics,
     save_statistics,

@@ -34,12 +34,15 @@ from torch import nn
 
 from gentoolkit._checks import positive_float, positive_int
 from gentoolkit.config import resolve_device
+from gentoolkit.metrics.frechet import fid
 
 __all__ = [
     "DIGITS_SHA256",
     "WEIGHTS_PATH",
     "DigitClassifier",
+    "as_digit_images",
     "digit_quality",
+    "fid_mnist",
     "load_digit_classifier",
     "random_translate",
     "stacked_mode_count",
@@ -350,7 +353,7 @@ def load_digit_classifier(device=None) -> DigitClassifier:
 # ---------------------------------------------------------------- measurements
 
 
-def _as_images(name: str, images, channels: int) -> torch.Tensor:
+def as_digit_images(name: str, images, channels: int) -> torch.Tensor:
     """``images`` as a float (n, channels, 28, 28) tensor; (n, c, 32, 32) is center-cropped."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
@@ -431,7 +434,7 @@ def digit_quality(images, classifier=None, *, threshold: float = 0.9, batch_size
     """
     threshold = _threshold(threshold)
     batch_size = positive_int("batch_size", batch_size)
-    x = _as_images("images", images, 1)
+    x = as_digit_images("images", images, 1)
     probs = _probabilities(x, classifier, batch_size)
     conf, label = probs.max(dim=1)
     ok = conf >= threshold
@@ -473,7 +476,7 @@ def stacked_mode_count(images, classifier=None, *, threshold: float | None = Non
     if threshold is not None:
         threshold = _threshold(threshold)
     batch_size = positive_int("batch_size", batch_size)
-    x = _as_images("images", images, 3)
+    x = as_digit_images("images", images, 3)
     n = x.shape[0]
     probs = _probabilities(x.reshape(n * 3, 1, _SIDE, _SIDE), classifier, batch_size).reshape(n, 3, _N_CLASSES)
     conf, digit = probs.max(dim=2)  # (n, 3)
@@ -488,3 +491,20 @@ def stacked_mode_count(images, classifier=None, *, threshold: float | None = Non
     seen = p > 0
     kl = float((p[seen] * torch.log(p[seen] * _N_STACKED)).sum())
     return {"modes": int(seen.sum()), "kl": max(kl, 0.0), "histogram": p, "n": n, "n_counted": m}
+
+
+@torch.no_grad()
+def fid_mnist(images_real, images_fake, classifier=None, *, batch_size: int = 1000) -> float:
+    """FID-MNIST: :func:`gentoolkit.metrics.frechet.fid` on the 64-d features of the digit
+    classifier (:meth:`DigitClassifier.features`) of two image sets (n, 1, 28, 28) in [-1, 1].
+    Not comparable with an Inception FID (module docstring of :mod:`gentoolkit.metrics.frechet`);
+    compare values computed at equal sample sizes."""
+    if classifier is None:
+        classifier = load_digit_classifier()
+    device = next(classifier.parameters()).device
+    feats = []
+    for name, images in (("images_real", images_real), ("images_fake", images_fake)):
+        x = as_digit_images(name, images, 1)
+        parts = [classifier.features(x[i : i + batch_size].to(device).float()) for i in range(0, len(x), batch_size)]
+        feats.append(torch.cat(parts))
+    return fid(*feats)

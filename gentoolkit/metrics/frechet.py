@@ -19,11 +19,11 @@ value agrees with pytorch-fid's to about 1e-6 relative wherever its sqrtm is fin
 compare with scipy on random and rank-deficient covariances).
 
 The value depends on the features: the FID of papers uses the Inception-v3 pool features
-(2048-d); :func:`fid_mnist` uses the 64-d penultimate features of gentoolkit's digit classifier
-(:class:`gentoolkit.metrics.digits.DigitClassifier`). An FID-MNIST is *not* comparable with an
-Inception FID, nor with FID-MNISTs computed with other classifiers. Both are biased upwards for
-small sample sizes (the covariance estimates are noisy): compare only values computed with the
-same number of samples.
+(2048-d); :func:`gentoolkit.metrics.digits.fid_mnist` uses the 64-d penultimate features of
+gentoolkit's digit classifier (:class:`gentoolkit.metrics.digits.DigitClassifier`). An FID-MNIST
+is *not* comparable with an Inception FID, nor with FID-MNISTs computed with other classifiers.
+Both are biased upwards for small sample sizes (the covariance estimates are noisy): compare only
+values computed with the same number of samples.
 
 Statistics files: :func:`save_statistics` / :func:`load_statistics` write and read (mu, sigma)
 as ``.npz`` with the keys ``mu`` and ``sigma``, the layout of pytorch-fid's ``--save-stats``, so
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["feature_statistics", "fid", "fid_mnist", "frechet_distance", "load_statistics", "save_statistics"]
+__all__ = ["feature_statistics", "fid", "frechet_distance", "load_statistics", "save_statistics"]
 
 _SYMMETRY_RTOL = 1e-6  # a covariance must equal its transpose to this relative tolerance
 _PSD_RTOL = 1e-6  # eigenvalues below -_PSD_RTOL * the largest one mean "not a covariance"
@@ -132,24 +132,6 @@ def fid(features_real, features_fake) -> float:
             f"features_real and features_fake must have the same number of features, got {a.shape[1]} and {b.shape[1]}"
         )
     return frechet_distance(*feature_statistics(a), *feature_statistics(b.to(a.device)))
-
-
-@torch.no_grad()
-def fid_mnist(images_real, images_fake, classifier=None, *, batch_size: int = 1000) -> float:
-    """FID-MNIST: :func:`fid` on the 64-d features of gentoolkit's digit classifier
-    (:meth:`DigitClassifier.features`) of two image sets (n, 1, 28, 28) in [-1, 1]. Not
-    comparable with an Inception FID (module docstring); compare values at equal sample sizes."""
-    from gentoolkit.metrics.digits import _as_images, load_digit_classifier
-
-    if classifier is None:
-        classifier = load_digit_classifier()
-    device = next(classifier.parameters()).device
-    feats = []
-    for name, images in (("images_real", images_real), ("images_fake", images_fake)):
-        x = _as_images(name, images, 1)
-        parts = [classifier.features(x[i : i + batch_size].to(device).float()) for i in range(0, len(x), batch_size)]
-        feats.append(torch.cat(parts))
-    return fid(*feats)
 
 
 def save_statistics(path, mu, sigma) -> Path:
