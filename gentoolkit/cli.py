@@ -68,7 +68,7 @@ from pathlib import Path
 import torch
 
 from gentoolkit import presets
-from gentoolkit.runs import build_model, draw_samples
+from gentoolkit.runs import build_model, draw_samples, gan_train_kwargs
 from gentoolkit.runs import sde_of as _sde
 from gentoolkit.runs import sigmas_of as _sigmas
 
@@ -466,22 +466,7 @@ def _train(args) -> dict:
         if c.kind == "gan":
             from gentoolkit.gan.train import train_gan
 
-            reg = None if c.regularizer == "none" else c.regularizer
-            h = train_gan(
-                mnist,
-                model["generator"],
-                model["critic"],
-                loss=c.loss,
-                setup=c.setup,
-                lr_g=c.lr_g,
-                lr_d=c.lr_d,
-                betas=(c.beta1, c.beta2),
-                n_d=c.n_d,
-                regularizer=reg,
-                reg_weight=None if reg is None or c.reg_weight == 0 else c.reg_weight,
-                n_grid=c.n_grid,
-                **common,
-            )
+            h = train_gan(mnist, model["generator"], model["critic"], **gan_train_kwargs(c), **common)
             last, seconds = {"d_loss": h.d_loss[-1], "g_loss": h.g_loss[-1], "penalty": h.penalty[-1]}, h.seconds
         else:
             from gentoolkit.train import train_score

@@ -19,7 +19,9 @@ __all__ = [
     "plot_chains",
     "plot_datasets",
     "plot_density",
+    "plot_class_histograms",
     "plot_gan_runs",
+    "plot_image_grids",
     "plot_loss",
     "plot_rejection",
     "plot_samples_1d",
@@ -255,6 +257,55 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) 
     grid_ = full.view(rows, nrow, c, h + padding, w + padding).permute(2, 0, 3, 1, 4)
     grid_ = grid_.reshape(c, rows * (h + padding), nrow * (w + padding))
     return torch.nn.functional.pad(grid_, (0, padding, 0, padding), value=1.0)
+
+
+def plot_image_grids(panels: dict, *, nrow: int | None = None, captions: dict | None = None, panel_size: float = 3.2):
+    """Sample grids side by side: one panel per entry of ``panels`` (title -> images (n, C, H, W)
+    in [-1, 1], tiled by :func:`image_grid` with ``nrow`` images per row), each titled with its key
+    and, below, ``captions[key]`` when given (e.g. the quality numbers). Returns the figure."""
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError(f"panels must be a non-empty dict of title -> images, got {panels!r:.80}")
+    captions = {} if captions is None else captions
+    if not isinstance(captions, dict):
+        raise TypeError(f"captions must be None or a dict of title -> text, got {type(captions).__name__}")
+    unknown = sorted(set(captions) - set(panels))
+    if unknown:
+        raise ValueError(f"captions has titles that are not in panels: {unknown}")
+    grids = {title: image_grid(images, nrow) for title, images in panels.items()}
+    fig, axes = plt.subplots(1, len(grids), figsize=(panel_size * len(grids), panel_size + 0.6), squeeze=False)
+    for ax, (title, g) in zip(axes[0], grids.items()):
+        if g.shape[0] == 1:
+            ax.imshow(g[0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            ax.imshow(g.permute(1, 2, 0).numpy())
+        ax.set_title(str(title), fontsize=10)
+        if title in captions:
+            ax.set_xlabel(str(captions[title]), fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_histograms(histograms: dict, *, ax=None, classes: int = 10):
+    """Class histograms side by side: grouped bars, one group per class 0..classes-1 and one bar
+    per entry of ``histograms`` (label -> fractions, a sequence or tensor of ``classes`` values,
+    e.g. :func:`gentoolkit.metrics.digit_quality`'s ``histogram``), with the uniform 1 / classes
+    as a dashed line. Returns the axes."""
+    if not isinstance(histograms, dict) or not histograms:
+        raise ValueError(f"histograms must be a non-empty dict of label -> fractions, got {histograms!r:.80}")
+    ax = _axes(ax, (7, 3))
+    width = 0.8 / len(histograms)
+    x = np.arange(classes)
+    for i, (label, h) in enumerate(histograms.items()):
+        h = np.asarray(torch.as_tensor(h, dtype=torch.float64).cpu())
+        if h.shape != (classes,):
+            raise ValueError(f"histograms[{label!r}] must hold {classes} fractions, got shape {h.shape}")
+        ax.bar(x + (i - (len(histograms) - 1) / 2) * width, h, width, label=str(label))
+    ax.axhline(1 / classes, color="k", ls="--", lw=1, label="uniform")
+    ax.set(xticks=x, xlabel="class", ylabel="fraction of samples")
+    ax.legend(fontsize=8)
+    return ax
 
 
 def save_image_grid(images: torch.Tensor, path, nrow: int | None = None, padding: int = 2) -> None:

@@ -9,7 +9,7 @@ import functools
 
 import torch
 
-__all__ = ["IMAGE_SHAPE", "build_model", "draw_samples", "sde_of", "sigmas_of"]
+__all__ = ["IMAGE_SHAPE", "build_model", "draw_samples", "sde_of", "gan_train_kwargs", "sigmas_of", "train_gan_config"]
 
 IMAGE_SHAPE = (1, 28, 28)  # MNIST, as the presets are built for it
 
@@ -42,6 +42,60 @@ def build_model(config) -> dict:
     from gentoolkit.sde import ScaledScore
 
     return {"model": ScaledScore(sde_of(c), unet(cond="time"), data_std=c.data_std)}
+
+
+def gan_train_kwargs(config) -> dict:
+    """The keyword arguments of :func:`gentoolkit.gan.train.train_gan` that a GAN preset config
+    sets besides the common ones (steps, batch, seed, EMA, precision): loss, setup, learning rates,
+    betas, n_D, regularizer and its weight (a weight of 0 means the loss's default), grid size."""
+    reg = None if config.regularizer == "none" else config.regularizer
+    return {
+        "loss": config.loss,
+        "setup": config.setup,
+        "lr_g": config.lr_g,
+        "lr_d": config.lr_d,
+        "betas": (config.beta1, config.beta2),
+        "n_d": config.n_d,
+        "regularizer": reg,
+        "reg_weight": None if reg is None or config.reg_weight == 0 else config.reg_weight,
+        "n_grid": config.n_grid,
+    }
+
+
+def train_gan_config(config, data, *, n_steps: int | None = None, device=None, progress: bool = False) -> dict:
+    """Train the networks of a GAN preset config (:class:`gentoolkit.presets.GANConfig`) on
+    ``data`` with every hyper-parameter of the config (loss, setup, lrs, betas, n_D, regularizer,
+    batch size, EMA and its warm-up, precision, seed), as ``python -m gentoolkit train`` does,
+    for ``n_steps`` generator steps (None: the config's ``n_steps``), without checkpoints.
+
+    Returns ``{"generator": the EMA generator (the raw one when the config has no EMA), in eval
+    mode, "critic": the critic (eval mode), "history": the GANHistory}``; ``history.seconds`` is
+    the training's wall time."""
+    from gentoolkit.gan.train import train_gan
+    from gentoolkit.presets import GANConfig, check
+
+    if not isinstance(config, GANConfig):
+        raise TypeError(f"config must be a gentoolkit.presets.GANConfig, got {type(config).__name__}")
+    config = check(config)
+    if n_steps is None:
+        n_steps = config.n_steps
+    nets = build_model(config)
+    h = train_gan(
+        data,
+        nets["generator"],
+        nets["critic"],
+        n_steps=n_steps,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        device=device,
+        progress=progress,
+        ema=config.ema,
+        ema_warmup=config.ema_warmup,
+        precision=config.precision,
+        **gan_train_kwargs(config),
+    )
+    g = h.ema if h.ema is not None else nets["generator"]
+    return {"generator": g.eval(), "critic": nets["critic"].eval(), "history": h}
 
 
 def sde_of(config):

@@ -6,7 +6,8 @@
 - :mod:`gentoolkit.gan.regularizers`: weight clipping, gradient penalty, R1, spectral
   normalization, feature matching, one-sided label smoothing, PacGAN packing, the
   mixture-density GAN loss and discriminator rejection sampling.
-- :mod:`gentoolkit.gan.train`: the trainer.
+- :mod:`gentoolkit.gan.train`: the trainer, and :func:`~gentoolkit.gan.train.train_critic` (a critic for a
+  fixed generator, as DRS and latent Langevin need).
 - :mod:`gentoolkit.gan.latent`: Langevin sampling in a trained GAN's latent space (DDLS, 000 Sec. 4).
 """
 
@@ -28,7 +29,7 @@ from gentoolkit.gan.regularizers import (
     simplex_vertices,
     spectral_normalize,
 )
-from gentoolkit.gan.train import SETUPS, GANHistory, GANTrainer, train_gan  # noqa: F401 (re-exported)
+from gentoolkit.gan.train import SETUPS, GANHistory, GANTrainer, train_critic, train_gan  # noqa: F401 (re-exported)
 
 __all__ = [
     "DRSResult",

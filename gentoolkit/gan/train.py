@@ -568,22 +568,59 @@ class GANTrainer:
             params = new
         return {**params, **buffers}
 
+    def _critic_update(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One critic step (a fresh real and fake batch, loss + penalty, Adam, clipping);
+        returns (real batch, critic loss, penalty)."""
+        D = self.critic
+        real = self._draw(self.rng)
+        with torch.no_grad():
+            fake = self._fake(self._batch_size)
+        d, pen = self._critic_loss(D, real, fake)
+        total = d + pen
+        check_finite(total, step, self._what("critic"), self._hint())
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_d.step()
+        if self._regularizer == "clip":
+            regularizers.clip_weights(D, self.reg_weight)
+        return real, d, pen
+
+    def critic_steps(self, k: int = 1) -> dict:
+        """``k`` critic steps against the generator as it is, without any generator step (the
+        critic of discriminator rejection sampling, trained further on a fixed final G: Azadi et
+        al. 2019, Sec. 3.2; assignment 003). Each step is exactly a critic step of :meth:`step`
+        (fresh real and fake batches, the loss's ``d_loss`` plus the weighted penalty, Adam,
+        clipping for "clip"), except that the generator runs in eval mode (a batch-norm layer
+        of G uses, and keeps, its running statistics), so neither its parameters nor its
+        buffers change. The generator's step counter and :attr:`history` do not move.
+
+        Returns ``{"d_loss": [...], "penalty": [...]}``, one value per step. Raises
+        :class:`gentoolkit.train.TrainingDiverged` on a NaN/inf loss (naming the critic step,
+        counted from 0 over every call).
+        """
+        k = positive_int("k", k)
+        G, D = self.generator, self.critic
+        modes = [(m, m.training) for m in G.modules()]
+        G.eval()
+        D.train()
+        out = {"d_loss": [], "penalty": []}
+        try:
+            for _ in range(k):
+                self._critic_count = getattr(self, "_critic_count", 0) + 1
+                _, d, pen = self._critic_update(self._critic_count - 1)
+                out["d_loss"].append(d.item())
+                out["penalty"].append(pen.item())
+        finally:
+            for m, mode in modes:
+                m.train(mode)
+        return out
+
     def _one_step(self) -> dict:
         G, D, step = self.generator, self.critic, self._step
         G.train()
         D.train()
         for _ in range(self._n_d):
-            real = self._draw(self.rng)
-            with torch.no_grad():
-                fake = self._fake(self._batch_size)
-            d, pen = self._critic_loss(D, real, fake)
-            total = d + pen
-            check_finite(total, step, self._what("critic"), self._hint())
-            self.opt_d.zero_grad(set_to_none=True)
-            total.backward()
-            self.opt_d.step()
-            if self._regularizer == "clip":
-                regularizers.clip_weights(D, self.reg_weight)
+            real, d, pen = self._critic_update(step)
         if self._unrolled_steps:
             state = self._unrolled(step)
 
@@ -849,3 +886,87 @@ def train_gan(
     h.seconds = seconds
     h.ema = None if averaged is None else averaged.module
     return h
+
+
+def train_critic(
+    G: torch.nn.Module,
+    critic: torch.nn.Module,
+    data,
+    *,
+    n_steps: int,
+    loss: str = "ns",
+    lr: float = 2e-4,
+    betas=(0.5, 0.999),
+    regularizer: str | None = None,
+    reg_weight: float | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
+) -> dict:
+    """Train ``critic`` alone to tell ``data`` from the samples of a fixed generator ``G``, for
+    ``n_steps`` Adam steps (:meth:`GANTrainer.critic_steps`): the critic that discriminator
+    rejection sampling (Azadi et al. 2019, Sec. 3.2: "we train D further on the final G";
+    assignment 003) and latent Langevin sampling (report 000, Sec. 4) need when only the
+    generator was kept, as in a pretrained file.
+
+    With the minimax / non-saturating critic loss (``loss="ns"``, the default; their critic
+    losses are the same) the optimal critic's logit is log(p_data(x) / p_G(x)) (lecture 004,
+    "Vanilla GAN optimality"), the density ratio both samplers use.
+
+    Args:
+        G: the generator, a module z -> x with an int ``latent_dim``; run in eval mode without
+            gradients, so its parameters and buffers do not change (its modes are restored).
+        critic: a module x -> one raw output per sample; trained in place, left in eval mode.
+            Prefer a critic without batch norm (``norm="layer"``): DRS and latent Langevin
+            score one sample at a time, which a batch-norm critic trained on all-real and
+            all-fake batches was never asked to do.
+        data: the real data, as :class:`GANTrainer` takes it (an image dataset such as
+            :class:`gentoolkit.data.images.MNIST`, a tensor of samples, a Mixture2D).
+        n_steps: critic steps (>= 1).
+        loss / regularizer / reg_weight: as in :class:`GANTrainer`.
+        lr / betas: the critic's Adam learning rate and betas.
+        batch_size: real and fake samples per step.
+        seed: seeds the batches and the noise (the same seed gives the same critic).
+        device: "cpu", "cuda" or None (cuda when available).
+        progress: a tqdm bar over the steps.
+
+    Returns ``{"d_loss": [...], "penalty": [...], "seconds": float}``.
+    """
+    import time
+
+    from gentoolkit._progress import steps as progress_steps
+
+    n_steps = positive_int("n_steps", n_steps)
+    lr = positive_float("lr", lr)
+    if not isinstance(G, torch.nn.Module):
+        raise TypeError(f"G must be a torch.nn.Module (the generator), got {type(G).__name__}")
+    modes = [(m, m.training) for m in G.modules()]
+    try:
+        trainer = GANTrainer(
+            data,
+            G,
+            critic,
+            loss=loss,
+            lr_g=lr,
+            lr_d=lr,
+            betas=betas,
+            regularizer=regularizer,
+            reg_weight=reg_weight,
+            batch_size=batch_size,
+            n_eval=1,
+            seed=seed,
+            device=device,
+        )
+        out = {"d_loss": [], "penalty": []}
+        start = time.perf_counter()
+        for _ in progress_steps(n_steps, 1, progress, "critic"):
+            one = trainer.critic_steps(1)
+            out["d_loss"] += one["d_loss"]
+            out["penalty"] += one["penalty"]
+        out["seconds"] = time.perf_counter() - start
+    finally:
+        for m, mode in modes:
+            m.train(mode)
+    critic.eval()
+    return out
