@@ -45,10 +45,11 @@ def _check(
     function) it agrees with, or an explanation of what went wrong. ``domain`` says why the
     answer is defined on every case (shown when the student's formula is not).
 
-    ``run`` calls the student's function on one case (default :func:`_run`; :func:`_run_loss` for
-    a loss of logit tensors). ``extreme = (indices, hint)``: the cases with logits in the
-    hundreds; an answer right on every other case but not on these gets ``hint`` (a stability
-    problem: log(sigmoid(c)) rounding to log 0, an epsilon or a clamp inside the log)."""
+    ``run`` calls the student's function on one case (default :func:`_run`; a
+    :func:`_scalar_runner` for a function that returns one number: a loss of logit tensors, a
+    metric). ``extreme = (indices, hint)``: the cases with logits in the hundreds; an answer
+    right on every other case but not on these gets ``hint`` (a stability problem:
+    log(sigmoid(c)) rounding to log 0, an epsilon or a clamp inside the log)."""
     name, _, rest = signature.partition("(")
     names = [p.split("=")[0].strip() for p in rest.rstrip(")").split(",")]
     if not callable(fn):
@@ -660,6 +661,40 @@ def check_optimal_discriminator(optimal_discriminator) -> None:
     )
 
 
+def _scalar_runner(what: str, fix: str, *, inplace: str = "`{arg} -= ...` or `{arg}.sub_(...)`", crash=None):
+    """A ``run`` for :func:`_check` (as :func:`_run`) for a function of tensors that returns one number:
+    ``what`` says which number (", the loss averaged over the batch"), ``fix`` how to get one from a tensor,
+    ``inplace`` an example of an in-place edit of an input ``{arg}``, ``crash`` (optional) the hint for
+    the error torch raises when a tensor meets a function of one float (math.log)."""
+
+    def run(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, str | None]:
+        args = [a.clone() for a in case]
+        try:
+            out = fn(*args)
+        except NotImplementedError:
+            raise WrongAnswer(
+                f"{name} is not written yet: replace `raise NotImplementedError` with your code."
+            ) from None
+        except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
+            if crash is not None and "only one element tensors can be converted" in str(err):
+                raise WrongAnswer(f"Your {name} raised {type(err).__name__}: {err}. {crash}") from None
+            problem = _undefined(err)
+            if problem is None:
+                raise WrongAnswer(_crash(name, names, case, err)) from None
+            return _nan_like(0.0), problem
+        for arg, copy, original in zip(names, args, case):
+            if not torch.equal(copy, original):
+                raise WrongAnswer(
+                    f"Your {name} changed its input {arg} in place (as {inplace.format(arg=arg)} do); "
+                    f"compute a new tensor instead: the caller still needs {arg}."
+                )
+        if isinstance(out, torch.Tensor) and out.numel() != 1:
+            raise WrongAnswer(f"{name} must return one number{what}; got a tensor of shape {tuple(out.shape)}: {fix}")
+        return _as_value(out, name, 0.0)
+
+    return run
+
+
 # --- notebook 05 ---------------------------------------------------------------------------------------------------
 # GAN losses on the critic's raw outputs (logits): the checks call the student's function on tensors of logits and
 # compare one number, the loss. _check's default runner wants tensor outputs of the inputs' shape, so these checks
@@ -667,36 +702,12 @@ def check_optimal_discriminator(optimal_discriminator) -> None:
 # the extreme ones (|C| in the hundreds, where a GAN's critic can be) is told about stability.
 
 
-def _run_loss(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, str | None]:
-    """As :func:`_run`, for a function of tensors that returns one number."""
-    args = [a.clone() for a in case]
-    try:
-        out = fn(*args)
-    except NotImplementedError:
-        raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
-    except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
-        if "only one element tensors can be converted" in str(err):
-            raise WrongAnswer(
-                f"Your {name} raised {type(err).__name__}: {err}. The inputs are tensors of logits, one per sample: "
-                "use torch functions (torch.sigmoid, torch.log, torch.nn.functional.softplus), not math.log or "
-                "math.exp, which take a single float."
-            ) from None
-        problem = _undefined(err)
-        if problem is None:
-            raise WrongAnswer(_crash(name, names, case, err)) from None
-        return _nan_like(0.0), problem
-    for arg, copy, original in zip(names, args, case):
-        if not torch.equal(copy, original):
-            raise WrongAnswer(
-                f"Your {name} changed its input {arg} in place (as `{arg} -= ...` or `{arg}.sub_(...)` do); "
-                f"compute a new tensor instead: the caller still needs {arg}."
-            )
-    if isinstance(out, torch.Tensor) and out.numel() != 1:
-        raise WrongAnswer(
-            f"{name} must return one number, the loss averaged over the batch; got a tensor of shape "
-            f"{tuple(out.shape)}: take the mean over the samples."
-        )
-    return _as_value(out, name, 0.0)
+_run_loss = _scalar_runner(
+    ", the loss averaged over the batch",
+    "take the mean over the samples.",
+    crash="The inputs are tensors of logits, one per sample: use torch functions (torch.sigmoid, torch.log, "
+    "torch.nn.functional.softplus), not math.log or math.exp, which take a single float.",
+)
 
 
 def _logits(seed: int, n: int, scale: float, shift: float) -> torch.Tensor:
@@ -843,4 +854,338 @@ def check_rasgan_critic_loss(rasgan_d_loss) -> None:
         "log of a negative number, e.g. the log of a difference of logits: apply the sigmoid first, or use softplus.",
         run=_run_loss,
         extreme=([3], _STABLE),
+    )
+
+
+# --- notebook 07 ---------------------------------------------------------------------------------------------------
+# Measuring generative models: the Fréchet distance of two diagonal Gaussians (FID's formula) and the unbiased MMD^2
+# from kernel matrices. Both return one number computed from tensors (run=_run_metric).
+
+
+_run_metric = _scalar_runner(
+    "", "sum over the dimensions (or the pairs).", inplace="`{arg} -= ...` or `{arg}.fill_diagonal_(0)`"
+)
+
+
+def _frechet_diag(mu1, s1, mu2, s2):
+    return ((mu1 - mu2) ** 2).sum() + ((s1 - s2) ** 2).sum()
+
+
+def check_frechet_diagonal(frechet_diagonal) -> None:
+    """Exercise (notebook 07): ``frechet_diagonal(mu1, std1, mu2, std2)`` gets the means and the standard
+    deviations (tensors of shape (d,)) of two Gaussians with diagonal covariances and must return their
+    Fréchet distance (the squared Wasserstein-2 distance, FID's formula; lecture 002, "Frechet Inception
+    Distance"): ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)) = ||mu1 - mu2||^2 + sum_i (std1_i - std2_i)^2."""
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for d, (lo, hi) in zip((3, 4, 5), ((0.3, 2.5), (0.2, 1.8), (0.5, 3.0))):
+        mu1, mu2 = torch.randn(2, d, generator=g, dtype=torch.float64)
+        s1, s2 = lo + (hi - lo) * torch.rand(2, d, generator=g, dtype=torch.float64)
+        cases.append((mu1, s1, mu2, s2))
+    _check(
+        frechet_diagonal,
+        "frechet_diagonal(mu1, std1, mu2, std2)",
+        cases,
+        _frechet_diag,
+        {
+            "The covariance term is missing: FID = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)); two Gaussians "
+            "with the same mean but different widths are not at distance 0.": (
+                lambda mu1, s1, mu2, s2: ((mu1 - mu2) ** 2).sum()
+            ),
+            "The arguments are standard deviations: the covariance is S = diag(std**2). You used the stds as if "
+            "they were variances (std1 + std2 - 2 sqrt(std1 std2)).": lambda mu1, s1, mu2, s2: (
+                ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * torch.sqrt(s1 * s2)).sum()
+            ),
+            "Missing factor 2 on the cross term: tr(S1 + S2 - 2 (S1 S2)^(1/2)), i.e. std1**2 + std2**2 - "
+            "2 std1 std2 = (std1 - std2)**2 per dimension.": lambda mu1, s1, mu2, s2: (
+                ((mu1 - mu2) ** 2).sum() + (s1**2 + s2**2 - s1 * s2).sum()
+            ),
+            "The cross term is the square root of S1 S2: for diagonal covariances (S1 S2)^(1/2) = diag(std1 std2), "
+            "not diag(std1**2 std2**2).": lambda mu1, s1, mu2, s2: (
+                ((mu1 - mu2) ** 2).sum() + (s1**2 + s2**2 - 2 * s1**2 * s2**2).sum()
+            ),
+            "Square the distance between the means: the first term is ||mu1 - mu2||^2, not ||mu1 - mu2||.": (
+                lambda mu1, s1, mu2, s2: (mu1 - mu2).norm() + ((s1 - s2) ** 2).sum()
+            ),
+            "That is the Wasserstein-2 distance itself; FID is its square, W2^2 (no square root).": (
+                lambda mu1, s1, mu2, s2: torch.sqrt(_frechet_diag(mu1, s1, mu2, s2))
+            ),
+            "Compare the widths by their difference, (std1 - std2)**2 per dimension; (std1**2 - std2**2)**2 "
+            "compares the variances, which FID does not.": lambda mu1, s1, mu2, s2: (
+                ((mu1 - mu2) ** 2).sum() + ((s1**2 - s2**2) ** 2).sum()
+            ),
+        },
+        "The stds are positive here, so every square root in the formula is of a positive number.",
+        run=_run_metric,
+    )
+
+
+def _mmd2_u(kxx, kyy, kxy):
+    n, m = len(kxx), len(kyy)
+    sxx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
+    syy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+    return sxx + syy - 2 * kxy.mean()
+
+
+def _rbf(a, b, h):
+    return torch.exp(-(torch.cdist(a, b) ** 2) / (2 * h**2))
+
+
+def check_mmd2_unbiased(mmd2_unbiased) -> None:
+    """Exercise (notebook 07): ``mmd2_unbiased(kxx, kyy, kxy)`` gets the kernel matrices of n real and m fake
+    samples, kxx = k(x_i, x_j) (n, n), kyy (m, m) and kxy = k(x_i, y_j) (n, m), and must return the unbiased
+    estimate of MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y) (lecture 002, "Maximum Mean Discrepancy";
+    :mod:`gentoolkit.metrics.kernel`): the diagonal terms k(x_i, x_i) left out, sum_{i != j} kxx / (n (n - 1))
+    + sum_{i != j} kyy / (m (m - 1)) - 2 sum kxy / (n m)."""
+    g = torch.Generator().manual_seed(70)
+    cases = []
+    for n, m, h, shift in ((6, 4, 0.8, 1.0), (5, 7, 1.5, 0.6), (8, 5, 0.5, 1.4)):
+        x = torch.randn(n, 2, generator=g, dtype=torch.float64)
+        y = 1.3 * torch.randn(m, 2, generator=g, dtype=torch.float64) + shift
+        cases.append((_rbf(x, x, h), _rbf(y, y, h), _rbf(x, y, h)))
+
+    def biased(kxx, kyy, kxy):
+        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+
+    _check(
+        mmd2_unbiased,
+        "mmd2_unbiased(kxx, kyy, kxy)",
+        cases,
+        _mmd2_u,
+        {
+            "That is the biased (V-statistic) estimate: it keeps the diagonal terms k(x_i, x_i) = 1 and divides by "
+            "n^2. Leave the diagonals of kxx and kyy out and divide by n (n - 1) and m (m - 1).": biased,
+            "You divided by n (n - 1) but kept the diagonal: subtract the diagonal of kxx and of kyy (the pairs "
+            "i = j) before dividing.": lambda kxx, kyy, kxy: (
+                kxx.sum() / (len(kxx) * (len(kxx) - 1)) + kyy.sum() / (len(kyy) * (len(kyy) - 1)) - 2 * kxy.mean()
+            ),
+            "You left the diagonals out but divided by n^2: there are n (n - 1) pairs i != j, so divide by "
+            "n (n - 1) (and m (m - 1)).": lambda kxx, kyy, kxy: (
+                (kxx.sum() - kxx.diagonal().sum()) / len(kxx) ** 2
+                + (kyy.sum() - kyy.diagonal().sum()) / len(kyy) ** 2
+                - 2 * kxy.mean()
+            ),
+            "Missing factor 2 on the cross term: MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y).": (
+                lambda kxx, kyy, kxy: _mmd2_u(kxx, kyy, kxy) + kxy.mean()
+            ),
+            "Check the sign of the cross term: it is subtracted, - 2 E k(x, y) (the two samples are compared).": (
+                lambda kxx, kyy, kxy: _mmd2_u(kxx, kyy, kxy) + 4 * kxy.mean()
+            ),
+            "Only the diagonals of kxx and kyy are left out: x_i and y_j are independent samples, so every pair "
+            "of kxy counts (do not remove its diagonal).": lambda kxx, kyy, kxy: (
+                _mmd2_u(kxx, kyy, kxy) + 2 * kxy.mean() - 2 * (kxy.sum() - kxy.diagonal().sum()) / kxy.numel()
+            ),
+            "That is the MMD itself; return its square, MMD^2 (no square root).": (
+                lambda kxx, kyy, kxy: torch.sqrt(_mmd2_u(kxx, kyy, kxy))
+            ),
+        },
+        "Kernel sums are always defined; the unbiased estimate can be slightly negative when the two laws are "
+        "close (it is not a square of anything).",
+        run=_run_metric,
+    )
+
+
+# --- notebook 08 ---------------------------------------------------------------------------------------------------
+# MNIST GANs: discriminator rejection sampling and Langevin sampling in the latent space. Both checks compare
+# tensors of the inputs' shape, so they use _check's default runner.
+
+
+def check_drs_accept(drs_accept) -> None:
+    """Exercise (notebook 08): ``drs_accept(logits, logit_max)`` gets the critic's logits D~(x) on
+    generated samples (a tensor) and their maximum D~_M (a float, >= every logit) and must return
+    each sample's acceptance probability in discriminator rejection sampling with gamma = 0:
+    exp(D~(x) - D~_M) (Azadi et al. 2019, Eq. 8 as eps -> 0; assignment 003, "Discriminator
+    rejection sampling"). The logit estimates log(p_data / p_G), so this is rejection sampling's
+    p / (M q) with M = exp(D~_M)."""
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for scale, shift, gap in [(1.5, -0.7, 0.0), (2.5, 1.3, 0.4), (0.8, -2.2, 1.1)]:
+        logits = scale * torch.randn(12, generator=g, dtype=torch.float64) + shift
+        cases.append((logits, float(logits.max()) + gap))  # D~_M: the maximum, or a running maximum above it
+
+    _check(
+        drs_accept,
+        "drs_accept(logits, logit_max)",
+        cases,
+        lambda d, m: torch.exp(d - m),
+        {
+            "That is sigmoid(D~ - D~_M): the logit is the log of the density ratio p / q, so the ratio itself is "
+            "exp(D~), not a sigmoid; accept with exp(D~ - D~_M) = (p / q) / M.": lambda d, m: torch.sigmoid(d - m),
+            "That is the log of the acceptance probability: take exp(D~ - D~_M).": lambda d, m: d - m,
+            "Check the order: the sample's logit comes first, exp(D~(x) - D~_M), which is at most 1 because D~_M is "
+            "the largest logit; exp(D~_M - D~) is at least 1.": lambda d, m: torch.exp(m - d),
+            "That is the density ratio p / q = exp(D~) without the bound M: divide by M = exp(D~_M), or the "
+            "'probabilities' exceed 1.": lambda d, m: torch.exp(d),
+            "That is sigmoid(D~), the discriminator's probability that x is real, D = p / (p + q); rejection "
+            "sampling needs the ratio p / q = exp(D~), divided by its bound: exp(D~ - D~_M).": (
+                lambda d, m: torch.sigmoid(d)
+            ),
+            "That is a ratio of the discriminator's probabilities sigmoid(D~) / sigmoid(D~_M); rejection sampling "
+            "needs the density ratio p / q = exp(D~) = D / (1 - D), divided by its bound: exp(D~ - D~_M).": (
+                lambda d, m: torch.sigmoid(d) / torch.sigmoid(torch.as_tensor(m, dtype=d.dtype))
+            ),
+            "You normalised over the batch (a softmax): each sample is accepted on its own, with probability "
+            "exp(D~(x) - D~_M), and these need not sum to 1.": lambda d, m: torch.softmax(d, dim=0),
+            "You divided by the batch's largest logit: the bound D~_M is the argument logit_max (a running maximum "
+            "over everything proposed so far, which can be larger than this batch's).": (
+                lambda d, m: torch.exp(d - d.max())
+            ),
+        },
+        "The probability exp(D~ - D~_M) is defined for every logit: a nan or inf means a division by a "
+        "difference or a log of a non-positive number.",
+    )
+
+
+def check_latent_langevin_step(langevin_step) -> None:
+    """Exercise (notebook 08): ``langevin_step(z, grad_E, noise, eps)`` must return one step of
+    Langevin dynamics in a GAN's latent space (report 000, Sec. 4.2, Eq. 4 and Algorithm 1):
+    z - eps / 2 * grad_E + sqrt(eps) * noise, for latent codes z, the energy's gradient grad_E
+    and standard normal noise (tensors of one shape) and a step size eps > 0."""
+    g = torch.Generator().manual_seed(80)
+    cases = []
+    for eps in (0.3, 0.05, 1.7):  # eps, eps / 2, sqrt(eps), sqrt(2 eps) and sqrt(eps / 2) all differ
+        z, grad, noise = (torch.randn(16, 2, generator=g, dtype=torch.float64) for _ in range(3))
+        cases.append((z, 3 * grad, noise, eps))
+
+    _check(
+        langevin_step,
+        "langevin_step(z, grad_E, noise, eps)",
+        cases,
+        lambda z, e, n, eps: z - eps / 2 * e + math.sqrt(eps) * n,
+        {
+            "Check the sign of the drift: E is an energy, low where samples are likely, so the step goes *down* "
+            "its gradient: z - eps / 2 * grad_E.": lambda z, e, n, eps: z + eps / 2 * e + math.sqrt(eps) * n,
+            "Missing factor 1/2 in the drift: the step is z - eps / 2 * grad_E + sqrt(eps) * noise (000, Eq. 4).": (
+                lambda z, e, n, eps: z - eps * e + math.sqrt(eps) * n
+            ),
+            "That is gradient descent on E, without the noise: Langevin dynamics adds sqrt(eps) * noise at every "
+            "step, or every chain falls into the nearest minimum of E instead of sampling p(z) = exp(-E(z)) / K.": (
+                lambda z, e, n, eps: z - eps / 2 * e
+            ),
+            "The noise's standard deviation is sqrt(eps), not eps: its variance eps must match the drift eps / 2 "
+            "for the chain to sample exp(-E).": lambda z, e, n, eps: z - eps / 2 * e + eps * n,
+            "That is notebook 02's ULA with step eps (drift eps, noise sqrt(2 eps)); 000 writes the same chain with "
+            "step eps / 2: z - eps / 2 * grad_E + sqrt(eps) * noise.": (
+                lambda z, e, n, eps: z - eps * e + math.sqrt(2 * eps) * n
+            ),
+            "The noise's standard deviation is sqrt(eps), not sqrt(eps / 2): the 1/2 belongs to the drift only.": (
+                lambda z, e, n, eps: z - eps / 2 * e + math.sqrt(eps / 2) * n
+            ),
+            "You left out the current state: the step moves z, so it is z - eps / 2 * grad_E + sqrt(eps) * noise, "
+            "not just the change.": lambda z, e, n, eps: -eps / 2 * e + math.sqrt(eps) * n,
+        },
+        "Every input is finite and eps > 0, so the step is defined everywhere: a nan means a square root of a "
+        "negative number (sqrt(-eps)?) or a division by zero.",
+    )
+
+
+# --- notebook 09 ---------------------------------------------------------------------------------------------------
+# The expected denoised sample on images, and the mode-coverage KL of StackedMNIST.
+
+
+def _images(seed: int, n: int = 3) -> torch.Tensor:
+    return torch.randn(n, 1, 4, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def check_expected_denoised(expected_denoised) -> None:
+    """Exercise (notebook 09): ``expected_denoised(x, score, sigma)`` gets noisy images x (n, 1, H, W),
+    the score s(x, sigma) at them (same shape) and the noise level sigma (a float), and must return
+    the expected denoised sample H(x, sigma) = x + sigma^2 s(x, sigma) (Tweedie; thesis 001, Eq. 8.3)."""
+    cases = [(_images(90 + k), _images(95 + k), sigma) for k, sigma in enumerate([0.3, 1.7, 2.5])]
+    _check(
+        expected_denoised,
+        "expected_denoised(x, score, sigma)",
+        cases,
+        lambda x, s, sigma: x + sigma**2 * s,
+        {
+            "Multiply the score by the variance sigma**2, not by sigma: the score of N(x_clean, sigma^2 I) is "
+            "-(x - x_clean) / sigma^2, so x + sigma**2 s recovers x_clean.": lambda x, s, sigma: x + sigma * s,
+            "Check the sign: the score points towards the data, so the denoiser moves along it, x + sigma**2 s "
+            "(x - sigma**2 s moves away from the digits).": lambda x, s, sigma: x - sigma**2 * s,
+            "That is only the correction sigma**2 s (minus the noise); add it to the noisy image x.": (
+                lambda x, s, sigma: sigma**2 * s
+            ),
+            "Multiply by sigma**2 instead of dividing: s = -(noise) / sigma^2, so the noise is -sigma**2 s.": (
+                lambda x, s, sigma: x + s / sigma**2
+            ),
+            "The score has to be scaled by the noise variance sigma**2: x + s is right only for sigma = 1.": (
+                lambda x, s, sigma: x + s
+            ),
+            "That is a Langevin step of size sigma**2 without the noise (x + alpha/2 s form); Tweedie's formula "
+            "takes the whole step: x + sigma**2 s.": lambda x, s, sigma: x + sigma**2 / 2 * s,
+        },
+        "sigma is positive here.",
+    )
+
+
+_run_kl = _scalar_runner(", the KL of the whole histogram", "sum over the 1,000 modes.")
+
+
+def _stacked_p(r, g, b, index=None) -> torch.Tensor:
+    labels = 100 * r + 10 * g + b if index is None else index(r, g, b)
+    return torch.bincount(labels.long(), minlength=1000).double() / len(labels)
+
+
+def _kl_uniform(p: torch.Tensor, k: int = 1000) -> torch.Tensor:
+    q = p[p > 0]
+    return (q * torch.log(q * k)).sum()
+
+
+def check_stacked_kl(stacked_kl) -> None:
+    """Exercise (notebook 09): ``stacked_kl(r, g, b)`` gets the classified digits of the three channels
+    of n StackedMNIST samples (three int64 tensors of shape (n,)) and must return KL(p || uniform) =
+    sum_k p_k log(1000 p_k) (natural log, 0 log 0 = 0) of the histogram p of the modes 100 r + 10 g + b,
+    as :func:`gentoolkit.metrics.stacked_mode_count` does."""
+    gen = torch.Generator().manual_seed(9)
+    every = torch.arange(1000)
+    extra = torch.randint(1000, (700,), generator=gen)
+    full = torch.cat([every, extra])  # every mode at least once: KL(uniform || p) is finite here
+    skew = torch.tensor([1.0, 1.0, 0.3, 1.0, 0.4, 1.0, 1.2, 1.0, 1.1, 1.0])  # few 2s and 4s
+    cases = [
+        (full // 100, full // 10 % 10, full % 10),
+        tuple(torch.randint(10, (1500,), generator=gen) for _ in range(3)),
+        tuple(torch.multinomial(skew, 2000, replacement=True, generator=gen) for _ in range(3)),
+        tuple(torch.randint(3, (60,), generator=gen) + 2 * k for k in range(3)),  # a collapsed model
+    ]
+
+    def naive(r, g, b):  # p log(1000 p) summed over every bin, empty ones included: 0 * log 0 = nan
+        p = _stacked_p(r, g, b)
+        return (p * torch.log(1000 * p)).sum()
+
+    _check(
+        stacked_kl,
+        "stacked_kl(r, g, b)",
+        cases,
+        lambda r, g, b: _kl_uniform(_stacked_p(r, g, b)),
+        {
+            "Use the natural log (torch.log), not log base 2: the KL is in nats, as in stacked_mode_count.": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b)) / math.log(2)
+            ),
+            "That is KL(uniform || p), the wrong direction: it is infinite as soon as one mode is missing. "
+            "Compare the samples' histogram with the uniform one: sum_k p_k log(p_k / (1/1000)).": (
+                lambda r, g, b: (torch.log(1 / (1000 * _stacked_p(r, g, b)))).mean()
+            ),
+            "The mode of a stack is the three-digit number 100 r + 10 g + b (1,000 modes); r + g + b adds the "
+            "digits and mixes different modes (0+1+2 = 1+1+1).": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b, lambda r, g, b: r + g + b))
+            ),
+            "The mode is 100 r + 10 g + b: 10 r + 10 g + b puts different stacks in the same bin.": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b, lambda r, g, b: 10 * r + 10 * g + b))
+            ),
+            "Compare with the uniform distribution over all 1,000 modes, not over the modes you saw: the "
+            "missing modes are exactly what the KL should count.": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b), int((_stacked_p(r, g, b) > 0).sum()))
+            ),
+            "Turn the counts into frequencies p_k = count_k / n before taking p log(1000 p).": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b) * len(r))
+            ),
+            "Empty modes give 0 * log 0 = nan: by continuity p log p -> 0, so skip them, e.g. sum over p[p > 0].": (
+                naive
+            ),
+            "Sum over the modes, don't average: KL = sum_k p_k log(1000 p_k).": (
+                lambda r, g, b: _kl_uniform(_stacked_p(r, g, b)) / 1000
+            ),
+        },
+        "The KL of a histogram to the uniform one is finite and >= 0 for any samples.",
+        run=_run_kl,
     )
