@@ -51,6 +51,8 @@ WIDGETS = {
     # its main control is the learning rate: a move reconfigures the run and redraws the critic's heatmap, both
     # point clouds, the push arrows and the loss curves (2,000 points, the defaults)
     "GANLiveView (lr)": "from gentoolkit.widgets import GANLiveView\nGANLiveView()",
+    # the strength moves markers along cached curves and redraws 2,000 fakes (defaults: n = 2,000)
+    "MetricExplorer (strength)": "from gentoolkit.widgets import MetricExplorer\nMetricExplorer()",
 }
 
 MOVE_JS = f"""([gd, before]) => {{

@@ -8,6 +8,7 @@ from gentoolkit.widgets.base import Widget
 from gentoolkit.widgets.digit_sampler import DigitSampler
 from gentoolkit.widgets.gan_live import GANLiveView
 from gentoolkit.widgets.landscape import LandscapeExplorer, ParallelLinesView, RelativisticView
+from gentoolkit.widgets.metric_explorer import MetricExplorer
 from gentoolkit.widgets.noise_tracker import NoiseTracker
 from gentoolkit.widgets.sampler_explorer import SamplerExplorer
 from gentoolkit.widgets.score_field import ScoreFieldViewer
@@ -17,6 +18,7 @@ __all__ = [
     "DigitSampler",
     "GANLiveView",
     "LandscapeExplorer",
+    "MetricExplorer",
     "NoiseTracker",
     "ParallelLinesView",
     "RelativisticView",
