@@ -39,13 +39,15 @@ MAIN = {"ggf": "eps_rel", "euler_maruyama": "n_steps", "pc": "n_steps"}
 DEFAULT_EPS_REL = 0.25
 _BLOWUP = 10.0  # pixels beyond this (the data are in [-1, 1]) mean the run diverged
 _PAD = 2
+_GAP = 0.0  # mid-gray between tiles and in place of a diverged run: finite, as the widget's JSON must be
 
 
 def _tile(x: np.ndarray, nrow: int) -> np.ndarray:
-    """(n, 28, 28) images in [-1, 1] -> one (rows * 30 - 2, nrow * 30 - 2) array, NaN padding."""
+    """(n, 28, 28) images in [-1, 1] -> one (rows * 30 - 2, nrow * 30 - 2) array, mid-gray
+    (:data:`_GAP`) between the tiles (NaN would not survive the widget's JSON)."""
     n, h, w = x.shape
     rows = -(-n // nrow)
-    out = np.full((rows * (h + _PAD) - _PAD, nrow * (w + _PAD) - _PAD), np.nan)
+    out = np.full((rows * (h + _PAD) - _PAD, nrow * (w + _PAD) - _PAD), _GAP)
     for k in range(n):  # at most a few dozen tiles: a picture, not a batch computation
         r, c = divmod(k, nrow)
         out[r * (h + _PAD) : r * (h + _PAD) + h, c * (w + _PAD) : c * (w + _PAD) + w] = x[k]
@@ -202,7 +204,7 @@ class DigitSampler(Widget):
         f = self.figure
         if out["x"] is None:
             with f.batch_update():
-                f.data[0].z = _tile(np.full((self.n_images, *IMAGE_SHAPE[1:]), np.nan), self._nrow())
+                f.data[0].z = _tile(np.full((self.n_images, *IMAGE_SHAPE[1:]), _GAP), self._nrow())
                 f.layout.title.text = f"{label}: diverged, nothing to show"
             self.readout.value = (
                 f"<b>{label} ({opts}) diverged</b>: {out['diverged']}. Nothing is drawn. Likely fix: "
