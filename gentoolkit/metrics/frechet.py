@@ -163,6 +163,9 @@ def load_statistics(path) -> tuple[np.ndarray, np.ndarray]:
         missing = sorted({"mu", "sigma"} - set(data.files))
         if missing:
             raise ValueError(f"{path} must hold the arrays 'mu' and 'sigma' (pytorch-fid's layout); missing {missing}")
-        mu, sigma = np.asarray(data["mu"]), np.asarray(data["sigma"])
+        try:
+            mu, sigma = np.asarray(data["mu"]), np.asarray(data["sigma"])
+        except ValueError as e:  # object arrays: numpy will not unpickle them (allow_pickle=False)
+            raise ValueError(f"{path} must hold numeric arrays 'mu' and 'sigma', not pickled objects ({e})") from None
     _covariance("sigma", sigma, _as_tensor("mu", mu, 1).shape[0], "cpu")
     return mu, sigma

@@ -34,6 +34,7 @@ __all__ = ["KERNELS", "kid", "mmd"]
 
 KERNELS = ("rbf", "poly")
 _CHUNK = 2048  # kernel rows at a time
+_KID_ELEMENTS = 20_000_000  # kernel entries of KID at a time (float64: 160 MB)
 
 
 def features_pair(x, y, names=("x", "y")) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,16 +85,6 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 2000) -
             "the median heuristic needs distinct points: half or more of the pairs coincide; pass bandwidth"
         )
     return h
-
-
-def _mmd2(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, unbiased: bool) -> torch.Tensor:
-    n, m = kxx.shape[-1], kyy.shape[-1]
-    if unbiased:
-        sxx = (kxx.sum((-2, -1)) - kxx.diagonal(dim1=-2, dim2=-1).sum(-1)) / (n * (n - 1))
-        syy = (kyy.sum((-2, -1)) - kyy.diagonal(dim1=-2, dim2=-1).sum(-1)) / (m * (m - 1))
-    else:
-        sxx, syy = kxx.sum((-2, -1)) / n**2, kyy.sum((-2, -1)) / m**2
-    return sxx + syy - 2 * kxy.sum((-2, -1)) / (n * m)
 
 
 def mmd(x, y, kernel: str = "rbf", bandwidth: float | None = None, *, unbiased: bool = True) -> float:
@@ -187,14 +178,14 @@ def kid(
             f"{len(fake)}; pass subset_size <= {min(len(real), len(fake))}"
         )
     g = generator_for(generator, 0 if generator is None and seed is None else seed)
-    values = []
-    chunk = max(1, int(2e7 // (subset_size * subset_size)))  # one (chunk, size, size) kernel: ~160 MB at most
+    # every subset first (row i: the first subset_size of a random permutation), then the kernels in
+    # chunks: the value does not depend on the chunk size
+    ir = torch.rand(n_subsets, len(real), generator=g).argsort(1)[:, :subset_size].to(real.device)
+    jf = torch.rand(n_subsets, len(fake), generator=g).argsort(1)[:, :subset_size].to(real.device)
+    values, size = [], subset_size
+    chunk = max(1, _KID_ELEMENTS // (size * size))  # one (chunk, size, size) kernel: ~160 MB at most
     for start in range(0, n_subsets, chunk):
-        b = min(chunk, n_subsets - start)
-        ir = torch.rand(b, len(real), generator=g).argsort(1)[:, :subset_size].to(real.device)
-        jf = torch.rand(b, len(fake), generator=g).argsort(1)[:, :subset_size].to(real.device)
-        xr, xf = real[ir], fake[jf]  # (b, size, d)
-        size = subset_size
+        xr, xf = real[ir[start : start + chunk]], fake[jf[start : start + chunk]]  # (chunk, size, d)
         values.append(
             _poly_sums(xr, xr, True) / (size * (size - 1))
             + _poly_sums(xf, xf, True) / (size * (size - 1))
