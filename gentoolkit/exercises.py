@@ -1,12 +1,17 @@
 """Check functions for the notebooks' exercises.
 
 Each ``check_*`` calls the student's function on a few fixed inputs, compares the results
-with the closed form and either prints ``Correct!`` or raises :class:`WrongAnswer`, whose
-message names the mistake and how to fix it. The mistake is recognised by evaluating the
-usual wrong formulas of that exercise on the same inputs; the inputs are chosen so that no
-two of those formulas agree on all of them (for instance sigma = 0.3, 1.7 and 2.5 in the DSM
-check, where sigma, sigma^2, 2 sigma^2 and sqrt(sigma) all differ, which sigma = 0.5 would
-not: there 2 sigma^2 = sigma).
+with the closed form and either prints ``Correct!`` or raises an :class:`ExerciseError`, whose
+message is a hint: what was expected, what came back, where to look in the references. A wrong
+answer raises :class:`WrongAnswer` (an ``ExerciseError``, and an ``AssertionError`` as before),
+whose message names the mistake and how to fix it; an unwritten one (the student edition's stub,
+which raises ``NotImplementedError``) raises :class:`NotDoneYet`, which names the function, what
+it should return and where the references explain it (the table ``TODO``).
+
+The mistake is recognised by evaluating the usual wrong formulas of that exercise on the same
+inputs; the inputs are chosen so that no two of those formulas agree on all of them (for
+instance sigma = 0.3, 1.7 and 2.5 in the DSM check, where sigma, sigma^2, 2 sigma^2 and
+sqrt(sigma) all differ, which sigma = 0.5 would not: there 2 sigma^2 = sigma).
 
 Nothing the student's code raises escapes a check. The function gets copies of the inputs
 (a change to them in place is detected and explained); an error in the code is reported
@@ -30,8 +35,16 @@ import torch
 RTOL, ATOL = 1e-4, 1e-6  # float32 rounds at about 6e-8 relative; the closest two wrong formulas differ by 1e-3
 
 
-class WrongAnswer(AssertionError):
+class ExerciseError(Exception):
+    """A check failed; the message is the hint (never a bare traceback of the student's code)."""
+
+
+class WrongAnswer(ExerciseError, AssertionError):
     """The answer is wrong; the message says how."""
+
+
+class NotDoneYet(WrongAnswer):
+    """The student's function still raises ``NotImplementedError``: the exercise is not done yet."""
 
 
 # --- the shared diagnosis ------------------------------------------------------------------------------------------
@@ -55,7 +68,10 @@ def _check(
     if not callable(fn):
         raise WrongAnswer(f"{name} must be a function; got {type(fn).__name__}. Define it with `def {signature}:`.")
     _check_signature(fn, name, signature, cases)
-    runs = [(run or _run)(fn, name, names, case) for case in cases]
+    try:
+        runs = [(run or _run)(fn, name, names, case) for case in cases]
+    except NotDoneYet as err:
+        raise NotDoneYet(_not_done(name, str(err))) from None
     got = [value for value, _ in runs]
     want = [_formula(answer, case) for case in cases]
     if _agree(got, want):
@@ -81,6 +97,16 @@ def _check(
     raise WrongAnswer(_not_quite(name, names, cases, got, want))
 
 
+def _not_done(name: str, stub: str) -> str:
+    what, where = TODO[name]
+    said = f" ({stub})" if stub else ""
+    return (
+        f"Not done yet: {name} is not written yet, it still raises NotImplementedError{said}. Replace the "
+        f"`raise NotImplementedError(...)` line with your code: {name} must return {what}. Where to look: "
+        f"{where}. Then run this check again."
+    )
+
+
 def _check_signature(fn, name: str, signature: str, cases) -> None:
     try:
         sig = inspect.signature(fn)
@@ -103,8 +129,8 @@ def _run(fn, name: str, names: list[str], case: tuple) -> tuple[torch.Tensor, st
     args = [a.clone() if isinstance(a, torch.Tensor) else a for a in case]
     try:
         out = fn(*args)
-    except NotImplementedError:
-        raise WrongAnswer(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
+    except NotImplementedError as err:
+        raise NotDoneYet(str(err)) from None
     except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
         problem = _undefined(err)
         if problem is None:
@@ -244,6 +270,94 @@ def _factor(got: list[torch.Tensor], want: list[torch.Tensor]) -> str:
 
 
 # --- the checks ----------------------------------------------------------------------------------------------------
+
+#: What each exercise's function returns and where the references explain it, by function name: the hint of
+#: :class:`NotDoneYet` (no formula, which is the exercise). The task cell above the solution cell says more.
+TODO = {
+    # notebook 01
+    "gaussian_score": (
+        "the score of N(mu, s^2 I) smoothed with the noise N(0, sigma^2 I), one 2D vector per row of x",
+        "thesis 001, Sec. 2.3.1 (scores and score matching), and the Gaussian's score in notebook 01, section 2",
+    ),
+    "dsm_target": (
+        "the regression target of denoising score matching: the score of q_sigma(x_noisy | x_clean) = "
+        "N(x_clean, sigma^2 I) at x_noisy",
+        "thesis 001, Sec. 2.3.1, Eq. 2.9",
+    ),
+    # notebook 02
+    "mh_log_accept": (
+        "the log of the random-walk Metropolis-Hastings acceptance probability, as a float",
+        "thesis 001, Sec. 2.2.2.1, Eq. 2.1 (with a symmetric proposal)",
+    ),
+    "ula_variance": (
+        "the variance at which ULA's chain on N(0, s2) settles (its fixed point), as a float",
+        "thesis 001, Sec. 2.2.2.3, Eq. 2.2 (ULA), and the recursion in the task cell",
+    ),
+    # notebook 03
+    "als_limit_std": (
+        "the noise standard deviation ALS converges to at the level sigma (the fixed point of the variance recursion)",
+        "thesis 001, Sec. 8.4, Prop. 1, and its proof in App. C.6",
+    ),
+    "cas_beta": (
+        "CAS's noise factor beta, which makes the noise after one step exactly sigma_{i+1}",
+        "thesis 001, Sec. 8.4, Alg. 5 and Prop. 2, and App. C.7",
+    ),
+    # notebook 04
+    "vp_marginal_std": (
+        "the standard deviation of the VP SDE's perturbation kernel at time t, for the linear beta(t)",
+        "thesis 001, Sec. 2.4.2, Eq. 2.16, and report 000, Sec. 3",
+    ),
+    "ggf_next_h": (
+        "the next step size of Gotta Go Fast after an attempt of size h with the scaled error err",
+        "thesis 001, Ch. 10, Alg. 6 and Eq. 10.6",
+    ),
+    # notebook 05
+    "ns_generator_loss": (
+        "the non-saturating generator loss on the critic's logits, averaged over the batch and finite for "
+        "logits in the hundreds",
+        'lecture 004, "non-saturating GAN", and thesis 001, Eq. A.5',
+    ),
+    "rasgan_d_loss": (
+        "the relativistic average (RaSGAN) critic's loss on a batch of real and a batch of fake logits",
+        "thesis 001, Ch. 4 and App. A.7.3",
+    ),
+    # notebook 06
+    "js_coins": (
+        "the Jensen-Shannon divergence between Bernoulli(a) and Bernoulli(b), in nats",
+        'lecture 004, "Vanilla GAN optimality", and thesis 001, Sec. 2.2.3',
+    ),
+    "optimal_discriminator": (
+        "the discriminator D*(x) that maximizes E_P log D + E_Q log(1 - D), at each point",
+        'lecture 004, "Vanilla GAN optimality" (Goodfellow et al. 2014, Prop. 1)',
+    ),
+    # notebook 07
+    "frechet_diagonal": (
+        "the Fréchet distance (FID's formula) between two Gaussians with diagonal covariances",
+        'lecture 002, "Frechet Inception Distance"',
+    ),
+    "mmd2_unbiased": (
+        "the unbiased estimate of MMD^2 from the three kernel matrices",
+        'lecture 002, "Maximum Mean Discrepancy", and gentoolkit.metrics.kernel',
+    ),
+    # notebook 08
+    "drs_accept": (
+        "each sample's acceptance probability in discriminator rejection sampling",
+        'assignment 003, "Discriminator rejection sampling" (Azadi et al. 2019), and rejection sampling in notebook 02',
+    ),
+    "langevin_step": (
+        "one step of Langevin dynamics on the energy E in the GAN's latent space",
+        "report 000, Sec. 4.2, Eq. 4 and Algorithm 1",
+    ),
+    # notebook 09
+    "expected_denoised": (
+        "the expected denoised sample H(x, sigma) of the noisy images x, given their score",
+        "thesis 001, Sec. 8.3.3, Eq. 8.3 (Tweedie's formula)",
+    ),
+    "stacked_kl": (
+        "KL(p || uniform), in nats, of the histogram p of the 1,000 StackedMNIST modes",
+        "notebook 09, section 5, and gentoolkit.metrics.stacked_mode_count",
+    ),
+}
 
 
 def _normal(seed: int, n: int = 32) -> torch.Tensor:
@@ -671,10 +785,8 @@ def _scalar_runner(what: str, fix: str, *, inplace: str = "`{arg} -= ...` or `{a
         args = [a.clone() for a in case]
         try:
             out = fn(*args)
-        except NotImplementedError:
-            raise WrongAnswer(
-                f"{name} is not written yet: replace `raise NotImplementedError` with your code."
-            ) from None
+        except NotImplementedError as err:
+            raise NotDoneYet(str(err)) from None
         except Exception as err:  # any error of the student's code becomes an explanation, never a traceback
             if crash is not None and "only one element tensors can be converted" in str(err):
                 raise WrongAnswer(f"Your {name} raised {type(err).__name__}: {err}. {crash}") from None

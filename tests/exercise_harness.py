@@ -1,11 +1,15 @@
-"""The three tests every exercise check gets, shared by tests/test_exercises*.py: the right
+"""The five tests every exercise check gets, shared by tests/test_exercises*.py: the right
 answer passes; each plausible wrong answer fails with its own hint (the one naming that
 mistake); the wrong answers differ pairwise on the inputs the check uses (else a hint could
-name the wrong mistake). A test module calls :func:`harness` with its checks and binds the
-returned tests to module-level ``test_*`` names."""
+name the wrong mistake); the answer with its sign flipped or a factor 2 missing fails; the
+student edition's stub (``raise NotImplementedError("Exercise N.k: ...")``) gets an
+:class:`~gentoolkit.exercises.ExerciseError` that says the exercise is not done yet. A test
+module calls :func:`harness` with its checks and binds the returned tests to module-level
+``test_*`` names."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 
@@ -71,8 +75,34 @@ def harness(checks: dict, hint=str):
         for (a, va), (b, vb) in itertools.combinations(values.items(), 2):
             assert not torch.allclose(va, vb, rtol=1e-3, atol=1e-5, equal_nan=True), f"{a!r} and {b!r} coincide"
 
+    @each
+    def test_a_sign_flip_and_a_missing_factor_are_caught(check):
+        answer = checks[check][0]
+        for wrong in (lambda *args: -answer(*args), lambda *args: answer(*args) / 2):
+            with pytest.raises(ex.WrongAnswer):
+                check(wrong)
+
+    @each
+    def test_the_student_stub_is_not_done_yet_with_a_hint(check, capsys):
+        def stub(*args):
+            raise NotImplementedError("Exercise 9.9: the task's first line")
+
+        with pytest.raises(ex.ExerciseError) as err:
+            check(stub)
+        name = next(iter(inspect.signature(check).parameters))  # the check's argument is named as the function
+        what, where = ex.TODO[name]
+        message = str(err.value)
+        assert isinstance(err.value, ex.NotDoneYet) and isinstance(err.value, ex.WrongAnswer)
+        assert message.startswith(f"Not done yet: {name} is not written yet")
+        assert "(Exercise 9.9: the task's first line)" in message  # the stub's own words
+        assert f"{name} must return {what}. Where to look: {where}." in message
+        assert err.value.__cause__ is None and err.value.__suppress_context__  # no traceback of the stub
+        assert capsys.readouterr().out == ""  # no "Correct!"
+
     return (
         test_check_accepts_the_answer,
         test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
         test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+        test_a_sign_flip_and_a_missing_factor_are_caught,
+        test_the_student_stub_is_not_done_yet_with_a_hint,
     )

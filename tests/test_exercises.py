@@ -5,6 +5,7 @@ would write them (independently of the check's own list); on the inputs the chec
 check's tolerance, so that no two mistakes can get each other's hint (the review's sigma = 0.5,
 where 2 sigma^2 = sigma and a factor-2 error got the hint for dividing by sigma)."""
 
+import inspect
 import itertools
 import json
 import math
@@ -163,6 +164,8 @@ IDS = [check.__name__ for check in CHECKS]
     test_check_accepts_the_answer,
     test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
     test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+    test_a_sign_flip_and_a_missing_factor_are_caught,
+    test_the_student_stub_is_not_done_yet_with_a_hint,
 ) = harness(CHECKS)
 
 
@@ -198,7 +201,7 @@ def test_unwritten_non_callable_and_missing_return_are_explained(check):
     def unwritten(*args):
         raise NotImplementedError
 
-    with pytest.raises(ex.WrongAnswer, match="not written yet"):
+    with pytest.raises(ex.WrongAnswer, match="^Not done yet: .* is not written yet"):
         check(unwritten)
     for value in (None, 3.0):
         with pytest.raises(ex.WrongAnswer, match="must be a function; got"):
@@ -353,3 +356,17 @@ def test_notebook_solutions_pass_their_checks(solution, check, capsys):
     exec(solution, namespace)
     exec(check, namespace)
     assert "Correct!" in capsys.readouterr().out
+
+
+def test_every_failure_is_an_exercise_error_and_still_an_assertion_error():
+    assert issubclass(ex.WrongAnswer, ex.ExerciseError) and issubclass(ex.WrongAnswer, AssertionError)
+    assert issubclass(ex.NotDoneYet, ex.WrongAnswer)
+    checks = [getattr(ex, n) for n in dir(ex) if n.startswith("check_")]
+    assert len(checks) == 18
+    # each check's argument is the function the student writes; TODO has its not-done-yet hint
+    assert {next(iter(inspect.signature(c).parameters)) for c in checks} == set(ex.TODO)
+
+
+def test_a_sign_flip_inside_cas_beta_is_caught():
+    with pytest.raises(ex.WrongAnswer):
+        ex.check_cas_beta(lambda e, g: math.sqrt(1 + (1 - e) ** 2 / g**2))

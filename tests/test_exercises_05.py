@@ -87,6 +87,8 @@ IDS = [check.__name__ for check in CHECKS]
     test_check_accepts_the_answer,
     test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
     test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+    test_a_sign_flip_and_a_missing_factor_are_caught,
+    test_the_student_stub_is_not_done_yet_with_a_hint,
 ) = harness(CHECKS, hint=lambda err: str(err).split(" (For ")[0])
 
 
@@ -120,7 +122,7 @@ def test_unwritten_non_callable_missing_return_and_wrong_shapes_are_explained(ch
     def unwritten(*args):
         raise NotImplementedError
 
-    with pytest.raises(ex.WrongAnswer, match="not written yet"):
+    with pytest.raises(ex.WrongAnswer, match="^Not done yet: .* is not written yet"):
         check(unwritten)
     with pytest.raises(ex.WrongAnswer, match="must be a function; got float"):
         check(3.0)

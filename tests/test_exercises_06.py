@@ -66,6 +66,8 @@ IDS = [c.__name__ for c in CHECKS]
     test_check_accepts_the_answer,
     test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
     test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+    test_a_sign_flip_and_a_missing_factor_are_caught,
+    test_the_student_stub_is_not_done_yet_with_a_hint,
 ) = harness(CHECKS)
 
 
@@ -99,3 +101,8 @@ def test_optimal_discriminator_shape_and_unrecognised_answers():
         ex.check_optimal_discriminator(lambda p, q: (p / (p + q)).sum())
     with pytest.raises(ex.WrongAnswer, match="Not quite"):
         ex.check_optimal_discriminator(lambda p, q: p / (p + q) ** 2)
+
+
+def test_a_sign_flip_inside_the_optimal_discriminator_is_caught():
+    with pytest.raises(ex.WrongAnswer):
+        ex.check_optimal_discriminator(lambda p, q: p / (p - q))

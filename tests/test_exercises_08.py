@@ -51,6 +51,8 @@ CHECKS = {
     test_check_accepts_the_answer,
     test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
     test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+    test_a_sign_flip_and_a_missing_factor_are_caught,
+    test_the_student_stub_is_not_done_yet_with_a_hint,
 ) = harness(CHECKS)
 
 
@@ -91,7 +93,7 @@ def test_in_place_update_and_random_noise_are_explained():
         ex.check_latent_langevin_step(lambda z, e, n, eps: z - eps / 2 * e + math.sqrt(eps) * torch.randn_like(n))
     with pytest.raises(ex.WrongAnswer, match="points' shape"):
         ex.check_drs_accept(lambda d, m: torch.exp(d - m).mean())
-    with pytest.raises(ex.WrongAnswer, match="not written yet"):
+    with pytest.raises(ex.WrongAnswer, match="^Not done yet: .* is not written yet"):
 
         def todo(d, m):
             raise NotImplementedError

@@ -60,6 +60,8 @@ CHECKS = {
     test_check_accepts_the_answer,
     test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
     test_wrong_answers_differ_pairwise_on_the_checks_inputs,
+    test_a_sign_flip_and_a_missing_factor_are_caught,
+    test_the_student_stub_is_not_done_yet_with_a_hint,
 ) = harness(CHECKS)
 
 
@@ -81,5 +83,5 @@ def test_unrecognised_and_malformed_answers_are_explained():
         ex.check_expected_denoised(lambda x, s, sigma: x + sigma**3 * s)
     with pytest.raises(ex.WrongAnswer, match="must return one number"):
         ex.check_stacked_kl(lambda r, g, b: hist(r, g, b))
-    with pytest.raises(ex.WrongAnswer, match="not written yet"):
+    with pytest.raises(ex.WrongAnswer, match="^Not done yet: .* is not written yet"):
         ex.check_stacked_kl(lambda r, g, b: (_ for _ in ()).throw(NotImplementedError))
