@@ -213,9 +213,13 @@ def test_mode_count_boundaries_weights_and_precision():
     "kwargs, message",
     [
         (dict(samples=torch.zeros(3, 2, dtype=torch.int64)), "samples must be a floating tensor"),
-        (dict(samples=torch.zeros(3)), "samples must be a floating tensor"),
-        (dict(centers=[[0.0, 0.0]]), "centers must be a tensor of shape"),
-        (dict(centers=torch.zeros(0, 2)), "centers must be a tensor of shape"),
+        (dict(samples=torch.zeros(3)), r"samples must be a floating tensor of shape \(n, d\), got shape \(3,\), dtype"),
+        (dict(samples=[[0.0, 1.0]]), r"samples must be a floating tensor of shape \(n, d\), got list"),
+        (dict(centers=[[0.0, 0.0]]), r"centers must be a tensor of shape \(K, 2\) like the samples, got list"),
+        (
+            dict(centers=torch.zeros(0, 2)),
+            r"centers must be a tensor of shape \(K, 2\) like the samples, got shape \(0, 2\)",
+        ),
         (dict(weights=[1.5, -0.5]), "weights must be 2 non-negative numbers"),
         (dict(weights=[1.0]), "weights must be 2 non-negative numbers"),
         (dict(weights=[0.5, 0.6]), "weights must be 2 non-negative numbers"),
@@ -229,3 +233,41 @@ def test_mode_count_rejects_bad_inputs_by_name(kwargs, message):
     samples, centers, threshold = args.pop("samples"), args.pop("centers"), args.pop("threshold")
     with pytest.raises(ValueError, match=message):
         mode_count(samples, centers, threshold, **args)
+
+
+# ------------------------------------------------------------------- what mutation testing left open
+def test_kid_and_mmd_defaults_messages_and_two_subsets():
+    import inspect
+
+    params = inspect.signature(K.kid).parameters
+    assert params["n_subsets"].default == 100 and params["subset_size"].default == 1000  # torch-fidelity's
+    assert inspect.signature(K.median_bandwidth).parameters["max_points"].default == 2000
+    x, y = sample(1, 20, 3), sample(2, 20, 3, 0.5)
+    mean, std = K.kid(x, y, n_subsets=2, subset_size=5)
+    assert std > 0  # two subsets: their spread (ddof 0), not 0
+    with pytest.raises(ValueError, match=r"subset_size must be >= 2 for the unbiased MMD, got 1"):
+        K.kid(x, y, subset_size=1)
+    with pytest.raises(ValueError, match=r"subset_size must be a positive integer, got 0"):
+        K.kid(x, y, subset_size=0)
+    with pytest.raises(
+        ValueError, match=r"features_real must have shape \(n, d\) \(one feature vector per row\), got \(20,\)"
+    ):
+        K.kid(x[:, 0], y)
+    with pytest.raises(TypeError, match=r"features_fake must be a torch.Tensor of shape \(n, d\), got list"):
+        K.kid(x, [[0.0]])
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor, got dtype torch.int64"):
+        K.mmd(x.long(), y)
+    with pytest.raises(TypeError, match=r"unbiased must be True or False, got 1"):
+        K.mmd(x, y, unbiased=1)
+    with pytest.raises(ValueError, match=r"x and y must hold at least one sample each, got 0 and 20"):
+        K.mmd(x[:0], y, unbiased=False)
+    with pytest.raises(ValueError, match=r"path must end in .npz \(pytorch-fid's statistics layout\), got 's.txt'"):
+        F.save_statistics("s.txt", ZERO, EYE)
+
+
+def test_a_real_point_exactly_on_a_fake_k_nn_radius_is_covered():
+    """Recall uses closed balls too: ||r - f|| <= radius(f)."""
+    real = torch.tensor([[0.0], [4.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.0], [2.0]], dtype=torch.float64)  # k=1 radii 2 and 2: the real 4 lies on the second
+    assert M.precision_recall(real, fake, 1) == (1.0, 1.0)
+    assert M.precision_recall(real + torch.tensor([[0.0], [1e-9]], dtype=torch.float64), fake, 1)[1] == 0.5
