@@ -2,6 +2,7 @@
 #   make lab   - create .venv if missing, install, start JupyterLab on notebooks/
 #   make test  - create .venv if missing, run pytest (browser tests included) and every notebook
 #                (nbval, fast mode)
+#   make editions [OUT=build/editions] - the student and instructor editions of the notebooks
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +14,7 @@ PYTEST_FLAGS ?=
 NOTEBOOKS ?= notebooks/
 FASTENV := GENTOOLKIT_FAST=1 MPLBACKEND=Agg
 
-.PHONY: lab test nbval venv lint format clean
+.PHONY: lab test nbval editions venv lint format clean
 
 venv: $(STAMP)
 
@@ -42,6 +43,12 @@ test: $(STAMP)
 # outputs are not compared, since training curves differ run to run.)
 nbval: $(STAMP)
 	$(FASTENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider $(NOTEBOOKS) $(PYTEST_FLAGS)
+
+# The course's editions (gentoolkit/editions.py): OUT/student/ (solutions blanked, outputs cleared)
+# and OUT/instructor/ (the notebooks as they are); lists every notebook's exercises.
+OUT = build/editions
+editions: $(STAMP)
+	$(BIN)/python -m gentoolkit.editions build $(OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
