@@ -2,6 +2,9 @@
 built and driven in a Python test without a browser. In a notebook, one line shows one::
 
     ScoreFieldViewer(score_fn={"8gaussians": net})
+
+``Quiz`` is the odd one out: a question with a Check button and no figure (a self-check at a
+pause in a notebook).
 """
 
 from gentoolkit.widgets.base import Widget
@@ -10,6 +13,7 @@ from gentoolkit.widgets.gan_live import GANLiveView
 from gentoolkit.widgets.landscape import LandscapeExplorer, ParallelLinesView, RelativisticView
 from gentoolkit.widgets.metric_explorer import MetricExplorer
 from gentoolkit.widgets.noise_tracker import NoiseTracker
+from gentoolkit.widgets.quiz import Quiz
 from gentoolkit.widgets.sampler_explorer import SamplerExplorer
 from gentoolkit.widgets.score_field import ScoreFieldViewer
 from gentoolkit.widgets.solver_explorer import SolverExplorer
@@ -21,6 +25,7 @@ __all__ = [
     "MetricExplorer",
     "NoiseTracker",
     "ParallelLinesView",
+    "Quiz",
     "RelativisticView",
     "SamplerExplorer",
     "ScoreFieldViewer",
