@@ -27,6 +27,8 @@ and know no trainer):
 - :mod:`gentoolkit.plots` - static matplotlib figures (no widget code).
 - :mod:`gentoolkit.widgets` - interactive widgets (plain classes, testable without a browser).
 - :mod:`gentoolkit.exercises` - check functions for the notebooks' exercises.
+- :mod:`gentoolkit.editions` - the student and instructor editions of the notebooks
+  (``python -m gentoolkit.editions build OUT``, ``make editions``).
 - :mod:`gentoolkit.config` - ``FAST`` / ``fast(full, quick)`` (the notebooks' fast mode under
   test) and ``default_device()`` (``cuda`` when available).
 """

@@ -4,7 +4,8 @@ its check cell raise an ExerciseError that says it is not done yet (not another 
 instructor edition is the notebooks themselves (which nbval runs in fast mode); malformed markers
 stop the build with the notebook and the cell named. Also the course format every notebook
 follows: it opens with objectives, prerequisites, run times and a GPU note, and its last markdown
-cell is a summary that lists its exercises."""
+cell is a summary that lists its exercises; the README's table has the same columns and a Binder
+link per notebook."""
 
 from __future__ import annotations
 
@@ -254,3 +255,53 @@ def test_the_stub_keeps_signature_docstring_indentation_and_the_rest_of_the_cell
     (tmp_path / "out" / "student" / "old.ipynb").write_text("{}")
     editions.build(tmp_path / "out", src)
     assert not (tmp_path / "out" / "student" / "old.ipynb").exists()
+
+
+# --- the course format of every notebook -------------------------------------------------------------------------
+
+
+def markdown(path: Path) -> list[str]:
+    return [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_each_notebook_opens_with_objectives_prerequisites_run_times_and_gpu(path):
+    first = cells(path)[0]
+    assert first["cell_type"] == "markdown"
+    text = source(first)
+    assert "**Objectives**" in text and "**Prerequisites**" in text
+    run_time = next((line for line in text.splitlines() if line.startswith("**Run time**")), "")
+    assert "fast mode" in run_time and "full mode" in run_time and "**GPU**" in run_time, run_time
+    if path.name[:2] != "01":
+        assert re.search(r"\*\*Prerequisites\*\*.*notebooks? 0\d", text), "names the earlier notebooks it needs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_each_notebook_ends_with_a_summary_that_lists_its_exercises(path):
+    last = markdown(path)[-1]
+    assert "## Summary" in last and "**Exercises**" in last
+    listed = last[last.index("**Exercises**") :]
+    for e in editions.exercises(path)[1]:
+        assert f"{e['number']} " in listed and f"`{e['function']}`" in listed, e["number"]
+
+
+def test_the_readme_table_has_each_notebooks_columns_and_binder_link():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    header = next(line for line in readme.splitlines() if line.startswith("| notebook | objectives"))
+    assert [c.strip() for c in header.split("|")[1:-1]] == [
+        "notebook",
+        "objectives / topics",
+        "prerequisites (notebooks)",
+        "fast mode (2 cores)",
+        "full mode (2 cores)",
+        "GPU helps?",
+        "Binder",
+    ]
+    for path in NOTEBOOKS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| [`{path.name}`]"))
+        columns = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        assert len(columns) == 7 and all(columns), row
+        binder = f"(https://mybinder.org/v2/gh/OWNER/gentoolkit/HEAD?urlpath=lab/tree/notebooks/{path.name})"
+        assert columns[6] == f"[launch]{binder}"
+        run_time = next(line for line in source(cells(path)[0]).splitlines() if line.startswith("**Run time**"))
+        assert f"as under test) {columns[3]};" in run_time, (path.name, columns[3])  # the same measured fast-mode time

@@ -88,7 +88,7 @@ def test_notebook_format(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and "What you will learn" in first.source and "Prerequisites" in first.source
+    assert first.cell_type == "markdown" and "**Objectives**" in first.source and "**Prerequisites**" in first.source
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert not cell.get("outputs"), f"cell {i} stores outputs: clear them before committing"

@@ -2,7 +2,10 @@
 pick an option or type a number, press Check; the feedback says right or wrong and always
 explains the right answer. Bad arguments name the argument."""
 
+import json
 import math
+import re
+from pathlib import Path
 
 import ipywidgets as W
 import pytest
@@ -116,3 +119,17 @@ def test_bad_arguments_name_the_argument(kwargs, error, pattern):
     args = {"question": "Which?", "options": ["a", "b"], "answer": "a", "explanation": "because."} | kwargs
     with pytest.raises(error, match=pattern):
         Quiz(args.pop("question"), args.pop("options"), **args)
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_each_notebook_has_one_quiz_after_a_one_sentence_lead_in_and_its_answer_checks(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    (i,) = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and text[i].startswith("Quiz(")]
+    assert cells[i - 1]["cell_type"] == "markdown" and "\n" not in text[i - 1].strip()
+    assert re.search(r"^from gentoolkit\.widgets(\.quiz)? import .*\bQuiz\b", text[1], re.M)  # the import cell
+    quiz = eval(text[i], {"Quiz": Quiz, "math": math})
+    assert quiz.check(quiz.answer) is True and quiz.feedback.value.startswith("✔ Right.")
