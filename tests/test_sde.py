@@ -521,7 +521,8 @@ def test_tweedie_recovers_the_clean_mean_for_gaussian_data():
 def test_sampler_bad_inputs():
     sde = VPSDE()
     score = gaussian_score(sde, MU, S)
-    with pytest.raises(ValueError, match=r"unknown method='heun'; expected one of \['ancestral', 'euler_maruyama'"):
+    unknown = r"unknown method='heun'; expected one of \['ancestral', 'ddim', 'dpmpp_2m', 'edm_heun', 'euler_maruyama'"
+    with pytest.raises(ValueError, match=unknown):
         sample(sde, score, (4, 2), "heun")
     with pytest.raises(ValueError, match=r"method 'euler_maruyama' takes options \['n_steps'\], not \['snr'\]"):
         sample(sde, score, (4, 2), "euler_maruyama", snr=0.1)

@@ -3,7 +3,10 @@
 If p_0 = sum_k w_k N(mu_k, s_k^2 I) and the kernel is x(t) = m(t) x0 + std(t) z, then
 p_t = sum_k w_k N(m(t) mu_k, (m(t)^2 s_k^2 + std(t)^2) I): the components are scaled and
 widened in closed form, so the score of every marginal is exact. This is the reference the
-SDE solvers and the time-conditional score networks are checked against.
+SDE solvers and the time-conditional score networks are checked against. For Gaussian data
+N(mu, s^2 I) the score is linear, so the samplers are affine maps and their moments are exact:
+``em_gaussian_moments`` (Euler-Maruyama), ``flow_gaussian_moments`` (the probability-flow ODE's
+limit) and ``deterministic_gaussian_moments`` (DDIM, Heun, DPM-Solver++(2M), RK45).
 """
 
 from __future__ import annotations
@@ -70,3 +73,44 @@ def em_gaussian_moments(sde: SDE, mu: float, s: float, n_steps: int, *, t_eps=No
         A, B = (1 - sd**2 / v) / m, sd**2 * mu / v
         mean, var = A * mean + B, A**2 * var
     return mean, var**0.5
+
+
+def flow_gaussian_moments(sde: SDE, mu: float, s: float, *, t_eps=None, denoise: bool = True):
+    """Exact per-coordinate mean and std of the probability-flow ODE's samples (the limit of
+    every deterministic sampler as its steps shrink) from the prior on N(mu, s^2 I) data with
+    the exact score: with p_t = N(m mu, v I), v = m^2 s^2 + std^2, the flow maps x(T) to
+    x(t) = m(t) mu + sqrt(v(t) / v(T)) (x(T) - m(T) mu), then Tweedie's affine map. The prior
+    N(0, prior_std^2 I) is not p_T (mean 0, not m(T) mu): a deterministic map carries that
+    mismatch to the end, where the SDE's noise forgets it (:func:`em_gaussian_moments`)."""
+    t_eps = sde.t_eps if t_eps is None else t_eps
+    m, sd = sde.mean_std(torch.tensor([sde.T, t_eps], dtype=torch.float64))
+    (m_T, m_e), (s_T, s_e) = m.tolist(), sd.tolist()
+    v_T, v_e = m_T**2 * s**2 + s_T**2, m_e**2 * s**2 + s_e**2
+    c = (v_e / v_T) ** 0.5
+    mean, std = m_e * mu - c * m_T * mu, c * sde.prior_std()
+    if denoise:  # (x + std^2 score) / m = (x (1 - std^2 / v) + std^2 m mu / v) / m
+        a = (1 - s_e**2 / v_e) / m_e
+        mean, std = a * mean + s_e**2 * mu / v_e, a * std
+    return mean, std
+
+
+def deterministic_gaussian_moments(sde: SDE, mu: float, s: float, method: str, *, t_eps=None, denoise=True, **options):
+    """Exact per-coordinate mean and std of a deterministic sampler of :func:`gentoolkit.sde.sample`
+    ("ddim" with eta = 0, "edm_heun" with s_churn = 0, "dpmpp_2m", "ode") from the prior on
+    N(mu, s^2 I) data with the exact score: each step is affine in x (the score is linear), so
+    the sampler is x(T) -> A x(T) + B, read off by running it (float64, CPU) on the two points
+    0 and 1; from the prior N(0, prior_std^2) the samples have mean B and std |A| prior_std.
+    No sampling noise: the error of a budget is exact. ``options``: the method's options."""
+    from gentoolkit.sde.solvers import sample
+
+    stochastic = {"ddim": "eta", "edm_heun": "s_churn"}
+    if method not in ("ddim", "edm_heun", "dpmpp_2m", "ode") or options.get(stochastic.get(method), 0):
+        raise ValueError(
+            f"method={method!r} with options {options} draws noise; the exact moments of a deterministic "
+            "sampler need 'ddim' (eta 0), 'edm_heun' (s_churn 0), 'dpmpp_2m' or 'ode'"
+        )
+    probes = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    score, run = gaussian_score(sde, mu, s), dict(t_eps=t_eps, denoise=denoise, device="cpu", progress=False)
+    r = sample(sde, score, None, method, x_init=probes, **run, **options)
+    b, a = r.x[0, 0].item(), (r.x[1, 0] - r.x[0, 0]).item()
+    return b, abs(a) * sde.prior_std()

@@ -22,7 +22,9 @@ solvers (:mod:`gentoolkit.sde.solvers`) are written once against this interface:
 ``discretize(x, t, h) -> (F, G)`` with x(t) = x(t - h) + F + G z (report 000, Sec. 3.1: SMLD's
 chain for VE, DDPM's for VP, an Euler-Maruyama step otherwise), ``ancestral_step`` (the
 chain's exact reverse, VE and VP only), ``langevin_alpha`` (the corrector's step factor) and
-``prior_logp`` (the log-density of the prior N(0, prior_std^2 I)).
+``prior_logp`` (the log-density of the prior N(0, prior_std^2 I)). ``edm_sigma(t)`` = std(t) / m(t)
+(EDM's noise level, Karras et al. 2022) and its inverse ``edm_time`` give the fast samplers
+(:mod:`gentoolkit.sde.fast_samplers`) one variable for every SDE.
 """
 
 from __future__ import annotations
@@ -116,6 +118,21 @@ class SDE:
         """Std of the prior N(0, prior_std^2 I) that approximates p_T."""
         raise NotImplementedError
 
+    def edm_time(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The time t at which ``edm_sigma(t) = sigma`` (the inverse of :meth:`edm_sigma`)."""
+        raise NotImplementedError
+
+    # --- EDM's noise level (Karras et al. 2022, Sec. 4 and Table 1) -----------------------
+    def edm_sigma(self, t: torch.Tensor) -> torch.Tensor:
+        """EDM's noise level sigma(t) = std(t) / m(t), the noise-to-signal ratio of the kernel:
+        x(t) = m(t) (x0 + sigma(t) z), so x(t) / m(t) is the data plus noise of std sigma(t)
+        (Karras et al. 2022, Eq. 4 and Table 1's s(t), sigma(t)); -log sigma(t) is DPM-Solver's
+        half log-SNR lambda(t) = log(m(t) / std(t)) (Lu et al. 2022, Sec. 2). It rises from 0
+        at t = 0; VE: the kernel std itself (m = 1), VP: sqrt(e^B(t) - 1), sub-VP:
+        2 sinh(B(t) / 2). ``t``: a tensor of times (any shape); :meth:`edm_time` inverts it."""
+        m, s = self.mean_std(t)
+        return s / m
+
     # --- shared, shape-agnostic methods ---------------------------------------------
     def sde(self, x: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """Drift f(x, t) (x's shape) and diffusion g(t) (shape (n, 1, ..., 1))."""
@@ -197,6 +214,10 @@ class VESDE(SDE):
     def prior_std(self) -> float:
         return math.sqrt(self.sigma_max**2 - self.sigma_min**2)
 
+    def edm_time(self, sigma):
+        """sigma^2 = sigma_min^2 (e^(2 t log(sigma_max / sigma_min)) - 1), solved for t."""
+        return (torch.log1p((sigma / self.sigma_min) ** 2) / (2 * self._log_ratio)).clamp(0, self.T)
+
     def discretize(self, x, t, h):
         """SMLD's chain x(t) = x(t - h) + sqrt(sigma(t)^2 - sigma(t - h)^2) z: F = 0."""
         sig, prev = self.sigma(check_times(t, x)), self.sigma(step_back(t, h, x))
@@ -243,6 +264,16 @@ class VPSDE(SDE):
     def prior_std(self) -> float:
         return 1.0
 
+    def _time_of_integral(self, b: torch.Tensor) -> torch.Tensor:
+        """The t with B(t) = b: the positive root of t beta_min + t^2 (beta_max - beta_min) / 2 = b,
+        written 2b / (beta_min + sqrt(beta_min^2 + 2 (beta_max - beta_min) b)) (no cancellation)."""
+        d = self.beta_max - self.beta_min
+        return (2 * b / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * d * b))).clamp(0, self.T)
+
+    def edm_time(self, sigma):
+        """sigma^2 = e^B(t) - 1, so B(t) = log(1 + sigma^2), solved for t."""
+        return self._time_of_integral(torch.log1p(sigma**2))
+
     def beta_step(self, t: torch.Tensor, h: float) -> torch.Tensor:
         """DDPM's beta_i = beta(t) h (in t's precision), clamped to ``MAX_BETA_STEP``; returned
         in float64 so that the corrector's alpha is exact as well."""
@@ -278,3 +309,7 @@ class SubVPSDE(VPSDE):
     def mean_std(self, t):
         b = self.integral_beta(t)
         return torch.exp(-0.5 * b), -torch.expm1(-b)
+
+    def edm_time(self, sigma):
+        """sigma = (1 - e^-B) / e^(-B/2) = 2 sinh(B / 2), so B(t) = 2 asinh(sigma / 2), solved for t."""
+        return self._time_of_integral(2 * torch.asinh(sigma / 2))

@@ -28,9 +28,17 @@ Each returns the samples at ``times[-1]``; ``ggf`` returns them with its :class:
   (:mod:`gentoolkit.sde.probability_flow`, which also gives log-likelihoods).
 - ``ggf`` (eps_rel, eps_abs, data_range, h_init, theta, r, norm, memory): Gotta Go Fast,
   001 Alg. 6, with Brownian memory by default (:mod:`gentoolkit.sde.gotta_go_fast`).
+- ``ddim`` (eta), ``edm_heun`` (s_churn, s_noise) and ``dpmpp_2m``: DDIM (Song, Meng and Ermon
+  2021, Eq. 12), EDM's Heun sampler (Karras et al. 2022, Alg. 2) and DPM-Solver++(2M) (Lu et
+  al. 2022, Alg. 2), written once on EDM's noise level sigma(t) = std(t) / m(t)
+  (:mod:`gentoolkit.sde.fast_samplers`).
 
-:func:`sample` draws the prior, runs one of them on the grid ``linspace(T, t_eps, n_steps + 1)``
-(or from T to t_eps) and can denoise the result with Tweedie's formula (:func:`tweedie`).
+:func:`sample` draws the prior, runs one of them on its grid from T to t_eps and can denoise the
+result with Tweedie's formula (:func:`tweedie`). The grid has ``n_steps`` steps: uniform in t
+(``linspace(T, t_eps, n_steps + 1)``), except Karras' rho-schedule for ``edm_heun`` (option
+``rho``, default 7; :func:`edm_times`) and for ``dpmpp_2m`` uniform in log-SNR (option
+``spacing="logsnr"``, default; :func:`logsnr_times`) or in t (``spacing="time"``); the adaptive
+solvers get the two ends.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import torch
 from gentoolkit._checks import batch, call_score, full_like_batch, per_sample, positive_float, positive_int, randn
 from gentoolkit._progress import steps
 from gentoolkit.config import resolve_device
+from gentoolkit.sde.fast_samplers import SPACINGS, ddim, dpmpp_2m, edm_heun, edm_times, logsnr_times
 from gentoolkit.sde.gotta_go_fast import GGFStats, ggf
 from gentoolkit.sde.probability_flow import ode
 from gentoolkit.sde.sdes import SDE, check_grid, check_sde, check_times
@@ -181,8 +190,12 @@ SOLVERS = {
     "pc": pc,
     "ode": ode,
     "ggf": ggf,
+    "ddim": ddim,
+    "edm_heun": edm_heun,
+    "dpmpp_2m": dpmpp_2m,
 }
-#: the options :func:`sample` takes for each method (``n_steps``: the fixed grid's size)
+#: the options :func:`sample` takes for each method (``n_steps``: the fixed grid's size; ``rho``
+#: and ``spacing`` shape the grid, ``GRID_OPTIONS``)
 METHODS = {
     "euler_maruyama": {"n_steps"},
     "reverse_diffusion": {"n_steps"},
@@ -190,7 +203,12 @@ METHODS = {
     "pc": {"n_steps", "n_corrector", "snr", "predictor"},
     "ode": {"rtol", "atol"},
     "ggf": {"eps_rel", "eps_abs", "data_range", "h_init", "theta", "r", "norm", "memory"},
+    "ddim": {"n_steps", "eta"},
+    "edm_heun": {"n_steps", "rho", "s_churn", "s_noise"},
+    "dpmpp_2m": {"n_steps", "spacing"},
 }
+#: the options that choose a method's grid in :func:`sample` (not passed to the solver)
+GRID_OPTIONS = {"rho", "spacing"}
 
 
 def tweedie(sde: SDE, score_fn, x: torch.Tensor, t) -> torch.Tensor:
@@ -221,10 +239,21 @@ def _end_time(sde: SDE, t_eps) -> float:
 
 
 def _grid(sde: SDE, method: str, t_eps: float, options: dict) -> torch.Tensor:
-    """The time grid from T to t_eps: its two ends for an adaptive method."""
+    """The time grid from T to t_eps (the module docstring): its two ends for an adaptive
+    method. Takes ``n_steps`` and the grid's own options out of ``options``."""
     if "n_steps" not in METHODS[method]:
         return torch.tensor([sde.T, t_eps], dtype=torch.float64)
     n_steps = positive_int("n_steps", options.pop("n_steps", 1000))
+    if method == "edm_heun":
+        return edm_times(sde, n_steps, t_eps, options.pop("rho", 7.0))
+    if method == "dpmpp_2m":
+        spacing = options.pop("spacing", "logsnr")
+        if spacing not in SPACINGS:
+            raise ValueError(
+                f"spacing={spacing!r} is not known; expected 'logsnr' (uniform in log-SNR) or 'time' (uniform in t)"
+            )
+        if spacing == "logsnr":
+            return logsnr_times(sde, n_steps, t_eps)
     return torch.linspace(sde.T, t_eps, n_steps + 1, dtype=torch.float64)
 
 
@@ -295,13 +324,19 @@ def sample(
 
 
 __all__ = [
+    "GRID_OPTIONS",
     "METHODS",
     "PREDICTORS",
     "SOLVERS",
     "SampleResult",
     "ancestral",
+    "ddim",
+    "dpmpp_2m",
+    "edm_heun",
+    "edm_times",
     "euler_maruyama",
     "langevin_corrector",
+    "logsnr_times",
     "ode",
     "pc",
     "reverse_diffusion",
