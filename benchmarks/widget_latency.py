@@ -85,6 +85,10 @@ def main() -> None:
             "rtol",
             list(np.geomspace(6e-4, 1.6e-3, 5)),
         ),
+        # the fast samplers (issue 11): a Heun redraw around its default 10 steps (21 score calls), and a new
+        # SDE, which computes every solver's NFE-error curve once (4 budgets each at 2,000 particles)
+        "SolverExplorer (Heun, steps ~10)": (lambda: SolverExplorer(method="edm_heun"), "n_steps", [9, 10, 11, 10]),
+        "SolverExplorer (SDE, curves uncached)": (lambda: SolverExplorer(), "sde", ["VE", "sub-VP"]),
         # the issue's target: one training step plus redraw at 2,000 points (defaults, 1 step per tick);
         # each tick of the Play is a higher value
         "GANLiveView (train tick)": (
@@ -114,7 +118,11 @@ def main() -> None:
         # (the issue's target: under 2 s on 2 cores)
         "DigitSampler (seed, default eps_rel)": (lambda: DigitSampler(device="cpu"), "seed", list(range(1, 9))),
     }
-    targets = {"DigitSampler (seed, default eps_rel)": 2000, "MetricExplorer (failure, uncached)": 2000}
+    targets = {
+        "DigitSampler (seed, default eps_rel)": 2000,
+        "MetricExplorer (failure, uncached)": 2000,
+        "SolverExplorer (SDE, curves uncached)": 2000,
+    }
     for name, (build, control, values) in cases.items():
         if args.only not in name:
             continue

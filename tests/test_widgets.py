@@ -500,7 +500,10 @@ def nfe(w):
 
 
 def steps_drawn(w):
-    return arr(w.figure.data[-1].x), arr(w.figure.data[-1].y)
+    from gentoolkit.widgets.solver_explorer import _TRACKED
+
+    trace = w.figure.data[2 + _TRACKED]
+    return arr(trace.x), arr(trace.y)
 
 
 @pytest.fixture(scope="module")
@@ -514,9 +517,13 @@ def test_knobs_are_shown_and_enabled_only_for_the_solver_that_takes_them(solver)
     for m in SOLVERS:
         solver.set(method=m, sde="VP")
         for k in KNOBS:
-            used = k in METHODS[m]
+            used = k in METHODS[m] and k != "s_noise"  # s_noise only with churn (below)
             c = solver.controls[k]
             assert c.disabled == (not used) and (c.layout.display == "none") == (not used), (m, k)
+    solver.set(method="edm_heun", s_churn=2.0)
+    assert not solver.controls["s_noise"].disabled and solver.controls["s_noise"].layout.display is None
+    solver.set(s_churn=0.0)
+    assert solver.controls["s_noise"].disabled
     solver.set(method="euler_maruyama")
 
 
@@ -667,6 +674,93 @@ def test_a_diverging_solver_says_at_which_step_and_draws_nothing():
         w.set(method=method)
         assert f"<b>{method} failed</b>" in w.readout.value and "check the score network" in w.readout.value
         assert all(len(t.x) == 0 for t in w.figure.data[1:]) and len(w.figure.data[0].z) > 0
+
+
+def test_the_step_slider_follows_the_solver_family_and_remembers_each(solver):
+    """First-order SDE solvers: 10 to 1000 steps; the fast samplers: 1 to 100, each family keeping
+    its last value; set(method=..., n_steps=...) sets the method first, so 5 steps are allowed for
+    Heun but not for Euler-Maruyama."""
+    c = solver.controls["n_steps"]
+    solver.set(method="euler_maruyama", n_steps=200)
+    solver.set(method="edm_heun", n_steps=5)
+    assert (c.min, c.max, c.step, c.value) == (1, 100, 1, 5) and nfe(solver) == 11  # 2 per step and Tweedie
+    solver.set(method="ddim")
+    assert c.value == 5 and nfe(solver) == 6  # the same family: the value stays
+    solver.set(method="pc")
+    assert (c.min, c.max, c.step, c.value) == (10, 1000, 10, 200)
+    with pytest.raises(ValueError, match=r"n_steps=5 is outside the slider's range \[10, 1000\]"):
+        solver.set(n_steps=5)
+    solver.set(method="dpmpp_2m")
+    assert c.value == 5 and nfe(solver) == 6
+    assert SolverExplorer(method="ddim", n_particles=50).controls["n_steps"].value == 10
+    solver.set(method="euler_maruyama", n_steps=100)
+
+
+@pytest.mark.parametrize(
+    ("method", "control", "start", "value"),
+    [
+        ("ddim", "n_steps", 10, 20),
+        ("ddim", "eta", 0.0, 0.5),
+        ("edm_heun", "n_steps", 10, 11),
+        ("edm_heun", "rho", 7.0, 3.0),
+        ("edm_heun", "s_churn", 0.0, 5.0),
+        ("dpmpp_2m", "n_steps", 10, 12),
+        ("dpmpp_2m", "spacing", "logsnr", "time"),
+    ],
+)
+def test_each_fast_sampler_control_changes_the_drawing(solver, method, control, start, value):
+    """Every knob of the fast samplers moves the samples and the star on the NFE-error panel, and
+    the readout names the new value; the grid knobs (n_steps, rho, spacing) redraw the step sizes."""
+    solver.set(sde="VP", method=method, **{control: start})
+    before, steps_before = drawn(solver), steps_drawn(solver)
+    solver.set(**{control: value})
+    after = drawn(solver)
+    assert not _eq(before[3], after[3]) and not _eq(before[4], after[4])  # the samples moved
+    star = solver.figure.data[-1]
+    shown = f"{control}={value:.3g}" if isinstance(value, float) else f"{control}={value}"
+    assert shown in solver.readout.value
+    assert number(solver.readout.value, r"sliced W2 to the data <b>([\d.]+)</b>") == pytest.approx(star.y[0], abs=5e-4)
+    if control in ("n_steps", "rho", "spacing"):
+        assert not _eq(steps_before[1], steps_drawn(solver)[1])
+    solver.set(**{control: start})
+    solver.set(method="euler_maruyama", n_steps=100)
+
+
+def test_s_noise_acts_with_churn_only():
+    w = SolverExplorer(method="edm_heun", n_particles=300)
+    w.set(s_churn=4.0)
+    before = drawn(w)
+    w.set(s_noise=1.1)
+    assert not _eq(before[3], drawn(w)[3]) and "s_noise=1.1" in w.readout.value
+
+
+def test_nfe_error_panel_shows_every_solver_and_this_run_on_its_curve(solver):
+    """One curve per solver (the chosen one bold; ancestral has none on sub-VP), computed once per
+    SDE and dataset at the budgets CURVES from the widget's seed: a run at one of those budgets is a
+    point of its own curve. The floor line is the readout's data-to-data distance."""
+    from gentoolkit.widgets.solver_explorer import _CURVE0, CURVES, SOLVERS
+
+    solver.set(sde="VP", dataset="8gaussians", method="euler_maruyama", n_steps=100)
+    f = solver.figure
+    curves = {t.name: t for t in f.data[_CURVE0 : _CURVE0 + len(SOLVERS)]}
+    assert list(curves) == list(SOLVERS)
+    for m, t in curves.items():
+        assert len(t.x) == len(CURVES[m]) and all(np.isfinite(t.y)), m
+    assert curves["euler_maruyama"].line.width == 3 and curves["ddim"].line.width < 3
+    star = f.data[-1]
+    i = list(curves["euler_maruyama"].x).index(101)
+    assert star.x[0] == 101 and star.y[0] == pytest.approx(curves["euler_maruyama"].y[i], rel=1e-9)
+    floor = number(solver.readout.value, r"two data samples: ([\d.]+)")
+    assert f.data[_CURVE0 + len(SOLVERS)].y[0] == pytest.approx(floor, abs=5e-4)
+    # Heun's curve: 2 score calls per step and Tweedie; DPM-Solver++(2M)'s: one
+    assert list(curves["edm_heun"].x) == [2 * c["n_steps"] + 1 for c in CURVES["edm_heun"]]
+    assert list(curves["dpmpp_2m"].x) == [c["n_steps"] + 1 for c in CURVES["dpmpp_2m"]]
+    cached = solver._curves[("VP", "8gaussians")]
+    solver.set(method="dpmpp_2m")
+    assert solver._curves[("VP", "8gaussians")] is cached and curves["dpmpp_2m"].line.width == 3
+    solver.set(sde="sub-VP")
+    assert len(curves["ancestral"].x) == 0 and len(curves["euler_maruyama"].x) == 4
+    solver.set(sde="VP", method="euler_maruyama", n_steps=100)
 
 
 def test_bad_solver_arguments():

@@ -3,22 +3,31 @@
 trained network), and see quality against compute.
 
 Controls: SDE (VE, VP, sub-VP), dataset, solver, and the solver's knobs, named as the
-options of :func:`gentoolkit.sde.sample`: ``n_steps`` (Euler-Maruyama, reverse diffusion,
-ancestral, predictor-corrector), ``snr`` (predictor-corrector), ``eps_rel``, ``eps_abs`` and
-``memory`` (Gotta Go Fast), ``rtol`` and ``atol`` (the probability-flow ODE). Only the chosen
-solver's knobs are shown; the others are hidden and disabled. The main control follows the
-solver: ``n_steps`` for the fixed grids, ``eps_rel`` for GGF, ``rtol`` for the ODE.
+options of :func:`gentoolkit.sde.sample`: ``n_steps`` (every fixed grid: Euler-Maruyama,
+reverse diffusion, ancestral, predictor-corrector, DDIM, EDM's Heun, DPM-Solver++(2M)),
+``snr`` (predictor-corrector), ``eps_rel``, ``eps_abs`` and ``memory`` (Gotta Go Fast),
+``rtol`` and ``atol`` (the probability-flow ODE), ``eta`` (DDIM), ``rho``, ``s_churn`` and
+``s_noise`` (EDM's Heun; ``s_noise`` only while ``s_churn`` > 0, the only time it acts) and
+``spacing`` (DPM-Solver++(2M): log-SNR or time-uniform grid). Only the chosen solver's knobs
+are shown; the others are hidden and disabled. The main control follows the solver:
+``n_steps`` for the fixed grids, ``eps_rel`` for GGF, ``rtol`` for the ODE. The step slider's
+range follows the solver too: 10 to 1000 for the first-order SDE solvers, 1 to 100 for the
+fast samplers (``FAST``), each family keeping its last value.
 
 Panels: the samples over the data's density; the paths of a few particles (first coordinate
-against time; fixed grids only); the step size against time (fixed grids are flat, h =
-(T - t_eps) / n_steps; GGF's accepted steps show where it speeds up; the ODE's steps are not
-recorded). The readout gives the NFE (score calls, each on the whole batch, including the
-final Tweedie denoising call), GGF's accepted/rejected steps, and the sliced Wasserstein
-distance to a fresh sample of the data (:class:`gentoolkit.metrics.SlicedWasserstein`) next
-to the same distance between independent data samples (the floor set by sampling noise: its
-mean and standard deviation over 8 pairs). A combination that is not defined (ancestral
-sampling on sub-VP), a run that fails, or one that diverges (NaN/inf, or samples far beyond
-the data) draws no samples, paths or steps, and the readout says why.
+against time; fixed grids only); the step size against time (uniform grids are flat, h =
+(T - t_eps) / n_steps; Karras' rho-grid and the log-SNR grid crowd their steps at small t;
+GGF's accepted steps show where it speeds up; the ODE's steps are not recorded); and NFE
+against the sliced Wasserstein distance to the data for every solver on one plot (each at a
+few budgets, ``CURVES``, computed once per SDE and dataset with the same score and particle
+count), the data-to-data floor, and the current run as a star. The readout gives the NFE
+(score calls, each on the whole batch, including the final Tweedie denoising call; for GGF
+until its slowest sample is done), GGF's accepted/rejected steps, and the sliced Wasserstein
+distance to a fresh sample of the data (:class:`gentoolkit.metrics.SlicedWasserstein`) next to
+the same distance between independent data samples (the floor set by sampling noise: its mean
+and standard deviation over 8 pairs). A combination that is not defined (ancestral sampling
+on sub-VP), a run that fails, or one that diverges (NaN/inf, or samples far beyond the data)
+draws nothing but the density, and the readout says why.
 """
 
 from __future__ import annotations
@@ -39,12 +48,42 @@ from gentoolkit.widgets._plot import density_trace, log_density_grid
 from gentoolkit.widgets.base import Widget
 
 SDES = {"VE": lambda: VESDE(0.01, 10.0), "VP": lambda: VPSDE(0.1, 20.0), "sub-VP": lambda: SubVPSDE(0.1, 20.0)}
-SOLVERS = ("euler_maruyama", "reverse_diffusion", "ancestral", "pc", "ode", "ggf")
-KNOBS = ("n_steps", "snr", "eps_rel", "eps_abs", "memory", "rtol", "atol")  # options of sde.sample
+SOLVERS = ("euler_maruyama", "reverse_diffusion", "ancestral", "pc", "ode", "ggf", "ddim", "edm_heun", "dpmpp_2m")
+# options of sde.sample
+KNOBS = (
+    "n_steps",
+    "snr",
+    "eps_rel",
+    "eps_abs",
+    "memory",
+    "rtol",
+    "atol",
+    "eta",
+    "rho",
+    "s_churn",
+    "s_noise",
+    "spacing",
+)
 MAIN = {"ggf": "eps_rel", "ode": "rtol"}  # the main control; n_steps for the fixed grids
+#: the fast samplers, whose step slider runs from 1 to 100 (the others': 10 to 1000)
+FAST = ("ddim", "edm_heun", "dpmpp_2m")
+_STEPS = {False: dict(min=10, max=1000, step=10, value=100), True: dict(min=1, max=100, step=1, value=10)}
+#: the budgets of each solver's curve on the NFE-error panel
+CURVES = {
+    "euler_maruyama": [{"n_steps": k} for k in (10, 30, 100, 300)],
+    "reverse_diffusion": [{"n_steps": k} for k in (10, 30, 100, 300)],
+    "ancestral": [{"n_steps": k} for k in (10, 30, 100, 300)],
+    "pc": [{"n_steps": k} for k in (5, 15, 50, 150)],
+    "ode": [{"rtol": r, "atol": r / 10} for r in (1e-1, 1e-2, 1e-3)],
+    "ggf": [{"eps_rel": e} for e in (0.3, 0.1, 0.03)],
+    "ddim": [{"n_steps": k} for k in (5, 10, 25, 50)],
+    "edm_heun": [{"n_steps": k} for k in (3, 6, 12, 25)],
+    "dpmpp_2m": [{"n_steps": k} for k in (3, 6, 12, 25)],
+}
 _TRACKED = 5
 _FLOOR_PAIRS = 8
-_TITLES = ("samples", "paths (first coordinate)", "step size h against t")
+_TITLES = ("samples", "paths (first coordinate)", "step size h against t", "NFE against sliced W2, every solver")
+_CURVE0 = 3 + _TRACKED  # the index of the first curve trace
 
 
 class SolverExplorer(Widget):
@@ -84,11 +123,14 @@ class SolverExplorer(Widget):
         self.device = widget_device(device, self.nets.values())
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
         self._refs: dict = {}
+        self._curves: dict = {}  # (sde name, dataset) -> {method: [(nfe, sliced W2), ...]}
+        fast = method in FAST
+        self._steps = {f: _STEPS[f]["value"] for f in (False, True)}  # each family's last step count
         controls = {
             "sde": W.ToggleButtons(options=list(SDES), value=sde, description="SDE"),
             "dataset": W.Dropdown(options=toy2d.names(), value=dataset, description="dataset"),
             "method": W.Dropdown(options=list(SOLVERS), value=method, description="solver"),
-            "n_steps": W.IntSlider(value=100, min=10, max=1000, step=10, description="steps"),
+            "n_steps": W.IntSlider(**_STEPS[fast], description="steps"),
             "snr": W.FloatSlider(value=0.16, min=0.01, max=0.5, step=0.01, description="snr"),
             "eps_rel": W.FloatLogSlider(
                 value=0.1, base=10, min=-3, max=-0.3, step=0.1, description="ε_rel", readout_format=".3f"
@@ -105,19 +147,52 @@ class SolverExplorer(Widget):
             "atol": W.FloatLogSlider(
                 value=1e-4, base=10, min=-7, max=-2, step=0.1, description="atol (ODE)", readout_format=".1e"
             ),
+            "eta": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="η (DDIM)"),
+            "rho": W.FloatSlider(value=7.0, min=1.0, max=10.0, step=0.5, description="ρ (EDM)"),
+            "s_churn": W.FloatSlider(value=0.0, min=0.0, max=20.0, step=0.5, description="churn (EDM)"),
+            "s_noise": W.FloatSlider(value=1.0, min=0.9, max=1.2, step=0.01, description="S_noise (EDM)"),
+            "spacing": W.ToggleButtons(options=["logsnr", "time"], value="logsnr", description="grid (DPM++)"),
         }
-        fig = make_subplots(rows=1, cols=3, subplot_titles=list(_TITLES), horizontal_spacing=0.08)
+        # before the base class's observer: a change of solver moves the step slider's range first
+        controls["method"].observe(self._on_method, names="value")
+        fig = make_subplots(
+            rows=2, cols=2, subplot_titles=list(_TITLES), horizontal_spacing=0.08, vertical_spacing=0.14
+        )
         fig.add_trace(density_trace(), 1, 1)
         fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=2.5, color="crimson"), name="samples"), 1, 1)
         for k in range(_TRACKED):
             fig.add_trace(go.Scatter(mode="lines", line=dict(width=1), name=f"particle {k}", showlegend=False), 1, 2)
-        fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=3, color="seagreen"), name="accepted steps"), 1, 3)
+        fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=3, color="seagreen"), name="accepted steps"), 2, 1)
+        for m in SOLVERS:  # one curve per solver, then the floor and the current run
+            fig.add_trace(go.Scatter(mode="lines+markers", name=m, showlegend=True), 2, 2)
+        fig.add_trace(go.Scatter(mode="lines", line=dict(color="gray", dash="dot"), name="data vs data"), 2, 2)
+        star = dict(symbol="star", size=14, color="black")
+        fig.add_trace(go.Scatter(mode="markers", marker=star, name="this run"), 2, 2)
         fig.update_xaxes(autorange="reversed", title_text="t", row=1, col=2)
-        fig.update_xaxes(autorange="reversed", title_text="t", row=1, col=3)
-        fig.update_yaxes(type="log", title_text="h", row=1, col=3)
+        fig.update_xaxes(autorange="reversed", title_text="t", row=2, col=1)
+        fig.update_yaxes(type="log", title_text="h", row=2, col=1)
+        fig.update_xaxes(type="log", title_text="NFE", row=2, col=2)
+        fig.update_yaxes(type="log", title_text="sliced W2", row=2, col=2)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
-        fig.update_layout(height=380, margin=dict(l=40, r=20, t=40, b=40), showlegend=False)
+        legend = dict(
+            font=dict(size=10), x=1.0, xanchor="right", y=0.0, yanchor="bottom", bgcolor="rgba(255,255,255,0.6)"
+        )
+        fig.update_layout(height=700, margin=dict(l=40, r=20, t=40, b=40), showlegend=True, legend=legend)
         super().__init__(controls, go.FigureWidget(fig), main=MAIN.get(method, "n_steps"))
+
+    def _on_method(self, change) -> None:
+        """Keep the step slider in the solver family's range (first-order SDE solvers: 10 to 1000;
+        the fast samplers: 1 to 100), each family with its last value; no redraw of its own."""
+        old, new = change["old"] in FAST, change["new"] in FAST
+        if old == new:
+            return
+        c = self.controls["n_steps"]
+        self._steps[old] = c.value
+        rng = _STEPS[new]
+        with self.quietly():
+            c.min, c.max = min(c.min, rng["min"]), max(c.max, rng["max"])
+            c.value = self._steps[new]
+            c.min, c.max, c.step = rng["min"], rng["max"], rng["step"]
 
     def options(self) -> dict:
         """The options of :func:`gentoolkit.sde.sample` that the controls set for the chosen
@@ -144,7 +219,7 @@ class SolverExplorer(Widget):
     def update(self) -> None:
         m = self.value("method")
         for name in KNOBS:
-            self.set_used(name, name in METHODS[m])
+            self.set_used(name, name in METHODS[m] and (name != "s_noise" or self.value("s_churn") > 0))
         self.set_main(MAIN.get(m, "n_steps"))
         sde_name, data_name = self.value("sde"), self.value("dataset")
         distance, floor, contours, b = self._reference(data_name)
@@ -173,15 +248,46 @@ class SolverExplorer(Widget):
                 + ", or check the score network"
             )
         else:
+            sw = distance(res.x.float().cpu())
             self._draw(res, paths, contours, b, m)
-            self.readout.value = self._readout(res, distance(res.x.float().cpu()), floor, secs)
+            self._draw_curves(sde_name, data_name, floor, m, (res.nfe, sw))
+            self.readout.value = self._readout(res, sw, floor, secs)
+
+    def _score(self, sde_name: str, data_name: str):
+        sde = SDES[sde_name]()
+        return sde, self.nets.get((sde_name, data_name), mixture_score(self._mixtures[data_name], sde))
+
+    def curves(self, sde_name: str, data_name: str) -> dict:
+        """{method: [(NFE, sliced W2 to the data), ...]} at the budgets ``CURVES`` for every solver
+        (ancestral skipped on sub-VP; a budget that fails or diverges is left out), from the
+        widget's seed, score and particle count; computed once per (SDE, dataset)."""
+        key = (sde_name, data_name)
+        if key not in self._curves:
+            distance, _, _, b = self._reference(data_name)
+            sde, score = self._score(sde_name, data_name)
+            extent = max(abs(v) for v in b) + sde.prior_std()
+            out = {}
+            for m in SOLVERS:
+                if m == "ancestral" and not sde.has_ancestral_chain:
+                    continue
+                out[m] = []
+                for opts in CURVES[m]:
+                    gen = torch.Generator().manual_seed(self.seed)
+                    try:
+                        shape = (self.n_particles, 2)
+                        r = sample(sde, score, shape, m, generator=gen, device=self.device, progress=False, **opts)
+                    except (RuntimeError, ValueError):
+                        continue
+                    if diverged_step(r.x.cpu()[None], extent) is None:
+                        out[m].append((r.nfe, distance(r.x.float().cpu())))
+            self._curves[key] = out
+        return self._curves[key]
 
     def _run(self, sde_name: str, data_name: str, b):
         """Sample with the chosen solver. Returns (result or the exception it raised, the
         tracked paths, where it diverged or None, seconds)."""
         m = self.value("method")
-        sde, mix = SDES[sde_name](), self._mixtures[data_name]
-        score = self.nets.get((sde_name, data_name), mixture_score(mix, sde))
+        sde, score = self._score(sde_name, data_name)
         paths, sizes = [], []
 
         def record(i, t, x):  # per step: the tracked particles and the largest |x| (no sync)
@@ -254,6 +360,25 @@ class SolverExplorer(Widget):
             f.layout.xaxis.range, f.layout.yaxis.range = b[:2], b[2:]
             for a, title in zip(f.layout.annotations, titles):
                 a.text = title
+
+    def _draw_curves(self, sde_name: str, data_name: str, floor, m: str, point) -> None:
+        """The NFE-error panel: every solver's curve (the chosen one bold), the data-to-data floor
+        and this run's (NFE, sliced W2) as a star."""
+        curves = self.curves(sde_name, data_name)
+        f = self.figure
+        nfes = [n for pts in curves.values() for n, _ in pts] + [point[0]]
+        with f.batch_update():
+            for k, name in enumerate(SOLVERS):
+                pts, bold = curves.get(name, []), name == m
+                f.data[_CURVE0 + k].update(
+                    x=[p[0] for p in pts],
+                    y=[p[1] for p in pts],
+                    opacity=1.0 if bold else 0.45,
+                    line=dict(width=3 if bold else 1.2),
+                    marker=dict(size=7 if bold else 4),
+                )
+            f.data[_CURVE0 + len(SOLVERS)].update(x=[min(nfes), max(nfes)], y=[floor[0], floor[0]])
+            f.data[_CURVE0 + len(SOLVERS) + 1].update(x=[point[0]], y=[point[1]])
 
     def _opts(self) -> str:
         return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.options().items())
