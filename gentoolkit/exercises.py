@@ -1301,3 +1301,154 @@ def check_stacked_kl(stacked_kl) -> None:
         "The KL of a histogram to the uniform one is finite and >= 0 for any samples.",
         run=_run_kl,
     )
+
+
+# --- notebook 10 ---------------------------------------------------------------------------------------------------
+
+
+def _gauss_denoiser(mu: torch.Tensor, s: float):
+    """D(x; sigma) = mu + s^2 / (s^2 + sigma^2) (x - mu): the exact denoiser of N(mu, s^2 I) data."""
+    return lambda x, sigma: mu + s**2 / (s**2 + sigma**2) * (x - mu)
+
+
+def _heun(x, den, den_e, sigma, sigma_next, *, slope_at=None, div=None, half=0.5, start_at_euler=False):
+    """Heun's step on dx/dsigma = (x - D) / sigma, and its usual slips (keywords)."""
+    d = (x - den) / sigma
+    xe = x + (sigma_next - sigma) * d
+    d2 = ((xe if slope_at is None else slope_at(x, xe)) - den_e) / (sigma_next if div is None else div)
+    return (xe if start_at_euler else x) + half * (sigma_next - sigma) * (d + d2)
+
+
+def check_heun_update(heun_update) -> None:
+    """Exercise (notebook 10): ``heun_update(x, denoised, denoised_euler, sigma, sigma_next)`` gets the
+    scaled samples x (n, 2) at noise level sigma, the denoiser's output D(x; sigma) there, and its
+    output at the Euler point x_e = x + (sigma_next - sigma) (x - D) / sigma at sigma_next (the second
+    score call), and must return Heun's step x + (sigma_next - sigma) (d + d') / 2 with
+    d = (x - D) / sigma, d' = (x_e - D_e) / sigma_next (Karras et al. 2022, Alg. 1, lines 5-8)."""
+    cases = []
+    for k, (sigma, nxt, s) in enumerate([(2.0, 1.2, 0.5), (0.8, 0.3, 0.7), (5.0, 2.5, 1.3), (1.5, 0.9, 0.4)]):
+        mu = torch.tensor([1.5, -0.7], dtype=torch.float64) * (k - 1.2)
+        den = _gauss_denoiser(mu, s)
+        x = mu + math.hypot(s, sigma) * _normal(100 + k, 16)
+        xe = x + (nxt - sigma) * (x - den(x, sigma)) / sigma
+        cases.append((x, den(x, sigma), den(xe, nxt), sigma, nxt))
+    _check(
+        heun_update,
+        "heun_update(x, denoised, denoised_euler, sigma, sigma_next)",
+        cases,
+        lambda x, d, de, s, s1: _heun(x, d, de, s, s1),
+        {
+            "That is Euler's step x + (sigma_next - sigma) d, the first half of Heun's: correct it with the slope "
+            "d' = (x_e - denoised_euler) / sigma_next at the Euler point and average, x + (sigma_next - sigma) "
+            "(d + d') / 2.": lambda x, d, de, s, s1: x + (s1 - s) * (x - d) / s,
+            "The second slope is taken at the Euler point x_e = x + (sigma_next - sigma) d, where denoised_euler was "
+            "computed: d' = (x_e - denoised_euler) / sigma_next, not (x - denoised_euler) / sigma_next.": (
+                lambda x, d, de, s, s1: _heun(x, d, de, s, s1, slope_at=lambda x, xe: x)
+            ),
+            "The slope at the Euler point divides by its own noise level: d' = (x_e - denoised_euler) / sigma_next, "
+            "not / sigma.": lambda x, d, de, s, s1: _heun(x, d, de, s, s1, div=s),
+            "Average the two slopes: (d + d') / 2. Their sum takes a step twice too long.": (
+                lambda x, d, de, s, s1: _heun(x, d, de, s, s1, half=1.0)
+            ),
+            "Heun's step starts again from x, not from the Euler point: x + (sigma_next - sigma) (d + d') / 2 "
+            "replaces the Euler step, it does not follow it.": (
+                lambda x, d, de, s, s1: _heun(x, d, de, s, s1, start_at_euler=True)
+            ),
+            "That uses only the slope at the Euler point; Heun's method (the trapezoidal rule) averages both "
+            "slopes, (d + d') / 2.": lambda x, d, de, s, s1: x + (s1 - s) * (x + (s1 - s) * (x - d) / s - de) / s1,
+            "The step runs from sigma down to sigma_next: multiply by (sigma_next - sigma), which is negative; "
+            "(sigma - sigma_next) adds noise instead of removing it.": (
+                lambda x, d, de, s, s1: 2 * x - _heun(x, d, de, s, s1)
+            ),
+            "Averaging the two denoised outputs and taking one Euler step is not Heun's method: average the slopes "
+            "d = (x - denoised) / sigma at x and d' = (x_e - denoised_euler) / sigma_next at the Euler point.": (
+                lambda x, d, de, s, s1: x + (s1 - s) * (x - (d + de) / 2) / s
+            ),
+            "Check the sign of the slope: dx/dsigma = (x - D) / sigma (x moves away from D as the noise grows, so "
+            "towards D as sigma falls), not (D - x) / sigma.": (
+                lambda x, d, de, s, s1: x + (s1 - s) * ((d - x) / s + (de - (x + (s1 - s) * (d - x) / s)) / s1) / 2
+            ),
+        },
+        "sigma and sigma_next are positive here, so every division is defined.",
+    )
+
+
+def _dpm(x, den, den_prev, sp, s, s1, *, r_of=None, c=0.5, ratio=None, swap=False, lam=math.log):
+    """DPM-Solver++(2M)'s step in the scaled variable, and its usual slips (keywords)."""
+    h, h_prev = lam(s) - lam(s1), lam(sp) - lam(s)
+    r = h_prev / h if r_of is None else r_of(h, h_prev)
+    mixed = (1 + c / r) * den - c / r * den_prev
+    q = s1 / s if ratio is None else ratio(s, s1)
+    return (1 - q) * x + q * mixed if swap else q * x + (1 - q) * mixed
+
+
+def check_dpmpp_2m_update(dpmpp_2m_update) -> None:
+    """Exercise (notebook 10): ``dpmpp_2m_update(x, denoised, denoised_prev, sigma_prev, sigma, sigma_next)``
+    gets the scaled samples x (n, 2) at sigma, the denoiser's output there and at the step before
+    (at sigma_prev), and must return DPM-Solver++(2M)'s step (Lu et al. 2022, Alg. 2) in the
+    scaled variable: (sigma_next / sigma) x + (1 - sigma_next / sigma) D~ with
+    D~ = (1 + 1 / (2r)) denoised - (1 / (2r)) denoised_prev, r = h_prev / h, h = log(sigma / sigma_next),
+    h_prev = log(sigma_prev / sigma)."""
+    cases = []
+    for k, (sp, s, s1) in enumerate([(4.0, 2.0, 0.7), (1.0, 0.6, 0.45), (10.0, 3.0, 0.5), (0.5, 0.3, 0.1)]):
+        mu = torch.tensor([-1.1, 0.9], dtype=torch.float64) * (k + 0.5)
+        den = _gauss_denoiser(mu, 0.6)
+        x, x_prev = (mu + math.hypot(0.6, v) * _normal(110 + 2 * k + j, 16) for j, v in enumerate((s, sp)))
+        cases.append((x, den(x, s), den(x_prev, sp), sp, s, s1))
+    _check(
+        dpmpp_2m_update,
+        "dpmpp_2m_update(x, denoised, denoised_prev, sigma_prev, sigma, sigma_next)",
+        cases,
+        lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1),
+        {
+            "That is the first-order step (DDIM: D~ = denoised). The second order comes from the previous "
+            "denoised output: D~ = (1 + 1/(2r)) denoised - 1/(2r) denoised_prev.": (
+                lambda x, d, dp, sp, s, s1: (s1 / s) * x + (1 - s1 / s) * d
+            ),
+            "r is the ratio of the previous step to this one, r = h_prev / h, not h / h_prev.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, r_of=lambda h, hp: h / hp)
+            ),
+            "Missing factor 1/2: the linear extrapolation to the middle of the step gives 1/(2r), not 1/r.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, c=1.0)
+            ),
+            "The weights 3/2 and -1/2 (Adams-Bashforth) hold only for equal steps in log sigma; with unequal steps "
+            "use r = h_prev / h: (1 + 1/(2r)) and -1/(2r).": (
+                lambda x, d, dp, sp, s, s1: (s1 / s) * x + (1 - s1 / s) * (1.5 * d - 0.5 * dp)
+            ),
+            "Measure the steps in lambda = -log sigma: h = log(sigma / sigma_next), h_prev = log(sigma_prev / "
+            "sigma), not differences of sigma.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, lam=lambda v: v)
+            ),
+            "The coefficients are swapped: x keeps the fraction sigma_next / sigma (its noise shrinks by that "
+            "factor), and D~ gets 1 - sigma_next / sigma.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, swap=True)
+            ),
+            "Check the sign of the correction: D~ extrapolates away from the older output, "
+            "(1 + 1/(2r)) denoised - 1/(2r) denoised_prev.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, c=-0.5)
+            ),
+            "The newer output gets the larger weight: (1 + 1/(2r)) denoised - 1/(2r) denoised_prev, not the "
+            "other way round.": lambda x, d, dp, sp, s, s1: _dpm(x, dp, d, sp, s, s1),
+            "The noise shrinks by sigma_next / sigma (a ratio of standard deviations), not its square: "
+            "(sigma_next / sigma) x + (1 - sigma_next / sigma) D~.": (
+                lambda x, d, dp, sp, s, s1: _dpm(x, d, dp, sp, s, s1, ratio=lambda s, s1: (s1 / s) ** 2)
+            ),
+        },
+        "sigma_prev > sigma > sigma_next > 0 here, so every log and division is defined.",
+    )
+
+
+TODO.update(
+    {
+        # notebook 10
+        "heun_update": (
+            "Heun's step from sigma to sigma_next on dx/dsigma = (x - D(x; sigma)) / sigma, given the denoiser's "
+            "output at x and at the Euler point",
+            "Karras et al. 2022, Alg. 1, lines 5-8, written out in notebook 10, section 3",
+        ),
+        "dpmpp_2m_update": (
+            "DPM-Solver++(2M)'s step from sigma to sigma_next, reusing the denoiser's output of the step before",
+            "Lu et al. 2022, Alg. 2, written out in notebook 10, section 4",
+        ),
+    }
+)
