@@ -56,6 +56,7 @@ import numbers
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ADDED_LATER",
     "CONFIGS",
     "GANConfig",
     "NCSNConfig",
@@ -92,6 +93,9 @@ class GANConfig:
     width_d: int = _hp(64, "channels of the critic's first layer (DCGANDiscriminator width)", low=1)
     norm_d: str = _hp("batch", "normalisation in the critic: batch, layer or none", choices=("batch", "layer", "none"))
     spectral_norm: bool = _hp(False, "spectral normalisation of every critic layer (SNGAN)")
+    pack: int = _hp(
+        1, "PacGAN: the critic sees packs of this many samples, concatenated along channels (1: none)", low=1
+    )
     # game
     loss: str = _hp("ns", "GAN loss, a name of gentoolkit.gan.losses (ns, minimax, wgan, lsgan, hinge, ...)")
     setup: str = _hp(
@@ -231,6 +235,10 @@ class VPConfig:
 
 CONFIGS = {"gan": GANConfig, "ncsn": NCSNConfig, "vp": VPConfig}
 
+#: Hyper-parameters added after the first runs were saved, with the value that reproduces the
+#: behaviour before them; :func:`from_dict` fills them in when a saved config lacks them.
+ADDED_LATER = {"gan": {"pack": 1}}
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -365,6 +373,8 @@ def check(config):
             raise ValueError(f"{f.name}: {e}") from None
     if config.kind == "gan" and config.regularizer == "none" and config.reg_weight != 0:
         raise ValueError(f"reg_weight ({config.reg_weight:g}) is set but regularizer is none: choose a regularizer")
+    if config.kind == "gan" and config.batch_size % config.pack:
+        raise ValueError(f"batch_size ({config.batch_size}) must be a multiple of pack ({config.pack})")
     if config.kind == "ncsn" and not config.sigma_max > config.sigma_min:
         raise ValueError(f"sigma_max ({config.sigma_max:g}) must be > sigma_min ({config.sigma_min:g})")
     if config.kind == "vp" and not config.beta_max > config.beta_min:
@@ -382,6 +392,9 @@ def from_dict(kind: str, values: dict):
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown hyper-parameters for a {kind} run: {unknown}")
+    # fields added after runs and pretrained files were written: an older config.json lacks them
+    # and meant their default (the behaviour before the field existed)
+    values = {**{k: v for k, v in ADDED_LATER.get(kind, {}).items() if k not in values}, **values}
     missing = sorted(known - set(values))
     if missing:
         raise ValueError(f"missing hyper-parameters for a {kind} run: {missing}")

@@ -22,8 +22,8 @@ def build_model(config) -> dict:
     if c.kind == "gan":
         g = DCGANGenerator(c.latent_dim, IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_g, seed=c.seed)
         norm = None if c.norm_d == "none" else c.norm_d
-        d = DCGANDiscriminator(
-            IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_d, norm=norm, spectral_norm=c.spectral_norm, seed=c.seed
+        d = DCGANDiscriminator(  # PacGAN: a pack of c.pack images is one input of c.pack x channels
+            IMAGE_SHAPE[0] * c.pack, IMAGE_SHAPE[1], c.width_d, norm=norm, spectral_norm=c.spectral_norm, seed=c.seed
         )
         return {"generator": g, "critic": d}
     unet = functools.partial(
@@ -47,7 +47,7 @@ def build_model(config) -> dict:
 def gan_train_kwargs(config) -> dict:
     """The keyword arguments of :func:`gentoolkit.gan.train.train_gan` that a GAN preset config
     sets besides the common ones (steps, batch, seed, EMA, precision): loss, setup, learning rates,
-    betas, n_D, regularizer and its weight (a weight of 0 means the loss's default), grid size."""
+    betas, n_D, PacGAN packing, regularizer and its weight (a weight of 0 means the loss's default), grid size."""
     reg = None if config.regularizer == "none" else config.regularizer
     return {
         "loss": config.loss,
@@ -56,6 +56,7 @@ def gan_train_kwargs(config) -> dict:
         "lr_d": config.lr_d,
         "betas": (config.beta1, config.beta2),
         "n_d": config.n_d,
+        "pack": config.pack,
         "regularizer": reg,
         "reg_weight": None if reg is None or config.reg_weight == 0 else config.reg_weight,
         "n_grid": config.n_grid,

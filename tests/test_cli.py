@@ -325,6 +325,7 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
         (["train", "mnist-dcgan-ns", "--out", "X", "--loss", "nope"], "loss"),
         (["train", "mnist-ncsn-cas", "--out", "X", "--n-sigmas", "4"], "CAS's beta is undefined"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--reg-weight", "1"], "regularizer is none"),
+        (["train", "mnist-dcgan-ns", "--out", "X", "--pack", "3"], "batch_size (64) must be a multiple of pack (3)"),
         (["train", "mnist-dcgan-ns"], "the following arguments are required: --out"),
         (["sample", "--run", "nowhere"], "nowhere/config.json does not exist"),
         (["sample", "--run", "X", "--n", "0"], "argument --n: must be >= 1, got 0"),
@@ -381,3 +382,25 @@ def test_a_diverged_run_exits_1_with_one_line(mnist_root, tmp_path, capsys, monk
     code, _, err = run(train_args("mnist-dcgan-ns", tmp_path / "run", mnist_root), capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "diverged at step 3" in err and "--resume" in err
+
+
+def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsys):
+    """--pack 2 (PacGAN) gives a critic of 2 input channels that sees 32 packs per step, and the
+    run's config and checkpoint record it (a pretrained file rebuilds the same networks)."""
+    from gentoolkit.runs import build_model
+
+    out = tmp_path / "pac"
+    code, _, err = run(train_args("mnist-dcgan-ns", out, mnist_root, "--pack", "2"), capsys)
+    assert code == 0, err
+    hyper = json.loads((out / "config.json").read_text())["hyper"]
+    assert hyper["pack"] == 2
+    config = presets.from_dict("gan", hyper)
+    critic = build_model(config)["critic"]
+    assert critic(torch.zeros(3, 2, 28, 28)).shape == (3,)
+    state = load_checkpoint(out / "checkpoint.pt")
+    critic.load_state_dict(state["netD"])  # the trained critic has the packed input layer
+    assert build_model(presets.get("mnist-dcgan-ns").config)["critic"].channels == 1
+    old = {k: v for k, v in hyper.items() if k != "pack"}  # a run saved before --pack existed
+    assert presets.from_dict("gan", old).pack == 1
+    with pytest.raises(ValueError, match=r"missing hyper-parameters for a gan run: \['lr_g'\]"):
+        presets.from_dict("gan", {k: v for k, v in old.items() if k != "lr_g"})

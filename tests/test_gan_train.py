@@ -490,3 +490,58 @@ def test_mode_collapse_on_25gaussians_and_its_absence():
     covered = train_gan(mix, G, D, lr_g=3e-4, lr_d=1e-3, betas=(0.5, 0.999), regularizer="r1", **common)
     assert collapsed.covered[-1] <= 8 and covered.covered[-1] >= 19, (collapsed.covered, covered.covered)
     assert collapsed.kl[-1] > 3 * covered.kl[-1], (collapsed.kl, covered.kl)
+
+
+# ---------------------------------------------------------------------- PacGAN
+def test_pack_feeds_the_critic_packs_and_computes_losses_and_penalties_on_them():
+    """PacGAN (Lin et al. 2018; 001, Sec. 3): with pack=2 the critic sees (n / 2, 2d) rows
+    [x_2i, x_2i+1]; the critic loss is the loss of those packs' outputs and the gradient
+    penalty interpolates whole packs (one eps per pack) and takes the gradient per pack."""
+    from gentoolkit.gan import regularizers
+
+    G = MLPGenerator(hidden=16, depth=2, seed=0)
+    D = MLPDiscriminator(dim=4, hidden=16, depth=2, seed=1)
+    seen = []
+    D.register_forward_hook(lambda m, inp, out: seen.append(tuple(inp[0].shape)))
+    tr = GANTrainer(MIX8, G, D, pack=2, batch_size=32, regularizer="gp", n_eval=64, device="cpu", seed=3)
+    seen.clear()
+    tr.step()
+    assert set(seen) == {(16, 4)}  # every critic call: 16 packs of two 2D points
+    real, fake = torch.randn(8, 2, generator=torch.Generator().manual_seed(0)), torch.randn(8, 2)
+    rng_state = tr.rng.get_state()
+    d, pen = tr._critic_loss(D, real, fake)
+    pr, pf = regularizers.pack(real, 2), regularizers.pack(fake, 2)
+    assert torch.equal(pr[1], torch.cat([real[2], real[3]]))
+    assert torch.allclose(d, losses.get("ns").d_loss(D(pr), D(pf)))
+    g = torch.Generator().set_state(rng_state)
+    want = tr.reg_weight * regularizers.gradient_penalty(D, pr, pf, generator=g)
+    assert torch.allclose(pen, want)
+    # R1 on a whole real pack: gamma / 2 * E_packs ||grad_pack D||^2
+    tr2 = GANTrainer(MIX8, G, D, pack=2, batch_size=32, regularizer="r1", reg_weight=3.0, n_eval=64, device="cpu")
+    _, pen = tr2._critic_loss(D, real, fake)
+    x = pr.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x)
+    assert torch.allclose(pen, 1.5 * (grad**2).sum(dim=1).mean())
+
+
+def test_pack_trains_resumes_exactly_and_names_bad_values(tmp_path):
+    kw = {"batch_size": 32, "n_eval": 64, "log_every": 4, "seed": 2, "progress": False, "device": "cpu", "pack": 4}
+    G, D = MLPGenerator(hidden=16, seed=0), MLPDiscriminator(dim=8, hidden=16, seed=1)
+    full = train_gan(MIX8, G, D, n_steps=6, **kw)
+    ck = tmp_path / "pac.pt"
+    train_gan(MIX8, MLPGenerator(hidden=16, seed=0), MLPDiscriminator(dim=8, hidden=16, seed=1), n_steps=3,
+              checkpoint=ck, **kw)  # fmt: skip
+    G2, D2 = MLPGenerator(hidden=16, seed=5), MLPDiscriminator(dim=8, hidden=16, seed=6)
+    assert train_gan(MIX8, G2, D2, n_steps=6, checkpoint=ck, resume=True, **kw) == full
+    assert all(torch.equal(p, q) for p, q in zip(_params(G, D), _params(G2, D2)))
+    G, D = _nets()
+    with pytest.raises(ValueError, match="pack must be a positive integer, got 0"):
+        GANTrainer(MIX8, G, D, pack=0, device="cpu")
+    with pytest.raises(ValueError, match=r"batch_size=30 must be a multiple of pack=4"):
+        GANTrainer(MIX8, G, MLPDiscriminator(dim=8, hidden=16), pack=4, batch_size=30, device="cpu")
+    with pytest.raises(ValueError, match=r"critic must take packs of 2 samples, shape \(4,\); it failed"):
+        GANTrainer(MIX8, G, D, pack=2, device="cpu")  # D takes 2D points, not packs of two
+    tr = GANTrainer(MIX8, G, MLPDiscriminator(dim=4, hidden=16), pack=2, batch_size=32, device="cpu")
+    with pytest.raises(ValueError, match=r"batch_size=33 must be a multiple of pack=2"):
+        tr.batch_size = 33
+    assert tr.batch_size == 32

@@ -162,6 +162,16 @@ class GANTrainer:
         unrolled_steps / unroll_backprop: the unrolled critic (Metz et al. 2016, in 003); see
             :meth:`step`.
         batch_size: real and fake points per step (each critic step and the generator step).
+        pack: PacGAN's packing degree m (Lin et al. 2018; thesis 001, Sec. 3: "showing the critic
+            more than one sample at a time by concatenating multiple input samples into one", so
+            that only m realistic *and different* samples look real together; 001 App. A uses
+            PACGAN2). The critic then sees batch_size / m packs of m samples concatenated along
+            the first feature axis (:func:`gentoolkit.gan.regularizers.pack`: channels for
+            images), so it must take m times the data's channels (features) and return one
+            value per pack; losses and penalties (the gradient penalty interpolates whole packs,
+            R1 takes the gradient with respect to a whole real pack) are computed on packs.
+            ``batch_size`` must be a multiple of m. 1 (the default): no packing. Fixed at
+            construction (the critic's input size depends on it).
         mixture: the :class:`~gentoolkit.data.Mixture2D` that the mode statistics are measured
             against (default: ``data`` when it is one; none for a tensor, then nothing is logged
             but the losses).
@@ -195,6 +205,7 @@ class GANTrainer:
         unrolled_steps: int = 0,
         unroll_backprop: bool = False,
         batch_size: int = 256,
+        pack: int = 1,
         mixture: Mixture2D | None = None,
         n_eval: int = 2048,
         log_every: int = 100,
@@ -214,6 +225,7 @@ class GANTrainer:
             raise ValueError(f"setup={setup!r} is not known; expected one of {sorted(SETUPS)}")
         seed = _integer("seed", seed, minimum=0)
         self.n_eval = positive_int("n_eval", n_eval)
+        self.pack = positive_int("pack", pack)
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).train()
         self.critic = critic.to(self.device).train()
@@ -232,7 +244,7 @@ class GANTrainer:
         self.n_d = base["n_d"] if n_d is None else n_d
         self.unrolled_steps = unrolled_steps
         self.unroll_backprop = unroll_backprop
-        self._batch_size = positive_int("batch_size", batch_size)
+        self._batch_size = self._check_batch_size(batch_size)
         self.log_every = log_every
         self.data = data
         self.mixture = mixture
@@ -358,8 +370,16 @@ class GANTrainer:
 
     @batch_size.setter
     def batch_size(self, n: int) -> None:
-        self._batch_size = positive_int("batch_size", n)
+        self._batch_size = self._check_batch_size(n)
         self._draw = self._sampler(self._data)
+
+    def _check_batch_size(self, n) -> int:
+        n = positive_int("batch_size", n)
+        if n % self.pack:
+            raise ValueError(
+                f"batch_size={n} must be a multiple of pack={self.pack} (the critic sees packs of {self.pack})"
+            )
+        return n
 
     @property
     def log_every(self) -> int:
@@ -459,33 +479,51 @@ class GANTrainer:
 
     def _probe(self, shape: tuple) -> None:
         """Check on zeros that z -> G(z) has shape (n, *shape) and C(x) has shape (n,) or (n, 1)."""
-        z = torch.zeros(2, self.latent_dim, device=self.device, dtype=self._like.dtype)
+        z = torch.zeros(2 * self.pack, self.latent_dim, device=self.device, dtype=self._like.dtype)
         g_mode, c_mode = self.generator.training, self.critic.training
         try:
             self.generator.eval()
             self.critic.eval()
             with torch.no_grad():
                 x = self.generator(z)
-                if not isinstance(x, torch.Tensor) or tuple(x.shape) != (2, *shape):
+                n = z.shape[0]
+                if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, *shape):
                     got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                     want = ", ".join(map(str, ("n", *shape)))
                     raise ValueError(
                         f"generator must map z of shape (n, {self.latent_dim}) to samples of shape ({want}) "
-                        f"like the data's; got {got} for n = 2"
+                        f"like the data's; got {got} for n = {n}"
                     )
-                self._critic_out(self.critic, x)
+                xp = self._packed(x)
+                try:
+                    out = self.critic(xp)
+                except (RuntimeError, ValueError) as e:  # e.g. a convolution's channel count
+                    what = (
+                        f"packs of {self.pack} samples, shape {tuple(xp.shape[1:])}"
+                        if self.pack > 1
+                        else (f"samples of shape {tuple(shape)}")
+                    )
+                    raise ValueError(f"critic must take {what}; it failed on them: {e}") from None
+                self._check_out(out, xp.shape[0])
         finally:
             self.generator.train(g_mode)
             self.critic.train(c_mode)
 
-    @staticmethod
-    def _critic_out(critic, x: torch.Tensor) -> torch.Tensor:
-        out = critic(x)
-        n = x.shape[0]
+    def _packed(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the critic sees it: packs of :attr:`pack` samples (PacGAN), or as it is."""
+        return x if self.pack == 1 else regularizers.pack(x, self.pack)
+
+    def _check_out(self, out, n: int) -> torch.Tensor:
         if not isinstance(out, torch.Tensor) or out.shape not in ((n,), (n, 1)):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"critic must return one value per point, shape ({n},) or ({n}, 1); got {got}")
+            per = f"pack of {self.pack} samples" if self.pack > 1 else "point"
+            raise ValueError(f"critic must return one value per {per}, shape ({n},) or ({n}, 1); got {got}")
         return out
+
+    def _critic_out(self, critic, x: torch.Tensor) -> torch.Tensor:
+        """The critic's outputs on ``x`` packed (:meth:`_packed`): one per pack."""
+        x = self._packed(x)
+        return self._check_out(critic(x), x.shape[0])
 
     def _fake(self, n: int) -> torch.Tensor:
         return self.generator(randn((n, self.latent_dim), self.rng, like=self._like))
@@ -503,6 +541,7 @@ class GANTrainer:
         """The critic's adversarial loss and the weighted penalty, for ``critic`` (the module or a
         functional copy of it)."""
         d = self._loss_fn.d_loss(self._critic_out(critic, real), self._critic_out(critic, fake))
+        real, fake = self._packed(real), self._packed(fake)  # penalties on whole packs (PacGAN)
         reg, w = self._regularizer, self.reg_weight
         if reg in ("gp", "gp-one-sided"):
             pen = w * regularizers.gradient_penalty(
@@ -758,6 +797,7 @@ def train_gan(
     unrolled_steps: int = 0,
     unroll_backprop: bool = False,
     batch_size: int = 256,
+    pack: int = 1,
     mixture: Mixture2D | None = None,
     n_eval: int = 2048,
     log_every: int = 100,
@@ -823,6 +863,7 @@ def train_gan(
         unrolled_steps=unrolled_steps,
         unroll_backprop=unroll_backprop,
         batch_size=batch_size,
+        pack=pack,
         mixture=mixture,
         n_eval=n_eval,
         log_every=log_every,
