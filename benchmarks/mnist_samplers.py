@@ -2,25 +2,30 @@
 
 The pretrained ``mnist-vp-ggf`` model (:mod:`gentoolkit.pretrained`) is sampled with
 Euler-Maruyama at several step counts, predictor-corrector (reverse diffusion + one Langevin
-corrector step, snr 0.16: two score calls per step) at several step counts, and Gotta Go Fast
-(001 Alg. 6) at several tolerances eps_rel, all from the same prior noise (``--seed``), all
-denoised with Tweedie's formula at t_eps. Quality is the fraction of samples that gentoolkit's
-digit classifier gives >= 0.9 probability (:func:`gentoolkit.metrics.digit_quality`), with its
-binomial standard error sqrt(p (1 - p) / n), the class histogram, and FID-MNIST
-(:func:`gentoolkit.metrics.fid_mnist`: the Fréchet distance on the classifier's 64-d features
-against the 10,000 MNIST test digits; not comparable with an Inception FID, and biased upwards
-at small n, so compare only rows with the same n). The confident fraction rewards clean but
+corrector step, snr 0.16: two score calls per step) at several step counts, Gotta Go Fast
+(001 Alg. 6) at several tolerances eps_rel, and the deterministic samplers beyond the thesis
+(:mod:`gentoolkit.sde.fast_samplers`): DDIM (eta 0; Song et al. 2021, Eq. 12), EDM's Heun
+sampler (Karras et al. 2022, Alg. 1: rho 7, no churn; two score calls per step) and
+DPM-Solver++(2M) (Lu et al. 2022, Alg. 2, log-SNR grid) at a few step counts, all from the same
+prior noise (``--seed``), all denoised with Tweedie's formula at t_eps. Quality is the
+fraction of samples that gentoolkit's digit classifier gives >= 0.9 probability
+(:func:`gentoolkit.metrics.digit_quality`), with its binomial standard error
+sqrt(p (1 - p) / n), the class histogram, and FID-MNIST (:func:`gentoolkit.metrics.fid_mnist`:
+the Fréchet distance on the classifier's 64-d features against the 10,000 MNIST test digits;
+not comparable with an Inception FID, and biased upwards at small n, so compare only rows with
+the same n). The confident fraction rewards clean but
 over-smoothed digits; FID-MNIST also sees missing detail and diversity.
 
 The summary line answers the thesis' question (001 Table 10.1: Euler-Maruyama needs 5.6x the
 score calls of GGF at equal FID on CIFAR-10): how many score calls Euler-Maruyama needs to reach
-the FID-MNIST GGF reaches at each tolerance, read off EM's curve by linear interpolation in
-log NFE between the two step counts that bracket it (None when EM never reaches it), and the
-ratio to GGF's calls. The first line judges n real training digits the same way: the floor
-that FID-MNIST at this n cannot go below.
+the FID-MNIST that GGF reaches at each tolerance (and each other sampler at each setting), read
+off EM's curve by linear interpolation in log NFE between the two step counts that bracket it
+(None when EM never reaches it), and the ratio to that sampler's calls. The first line judges
+n real training digits the same way: the floor that FID-MNIST at this n cannot go below.
 
 Prints one JSON line per sampler setting and a summary line. Run (about 25 minutes on 2 idle
-cores with the defaults; ``--n`` trades time for standard error):
+cores for EM, PC and GGF, about 3 more for the other samplers' 217 score calls; ``--n`` trades
+time for standard error; an empty list, e.g. ``--em ""``, skips a sampler):
 
     .venv/bin/python benchmarks/mnist_samplers.py --n 128
 """
@@ -123,21 +128,27 @@ def nfe_to_reach(curve: list[tuple[float, float]], target: float) -> float | Non
 
 
 def summary(rows: list[dict], steps: int) -> dict:
-    """EM's score calls to reach each GGF row's FID-MNIST (and confident fraction), and the ratio."""
-    em = [r for r in rows if r["method"] == "euler_maruyama"]
+    """EM's score calls to reach each other row's FID-MNIST (and confident fraction), and the ratio
+    (GGF rows as before: ``ggf_nfe``, ``ggf_fid_mnist``; the others ``method``, ``n_steps``,
+    ``nfe``, ``fid_mnist``, ``em_to_this_same_*``)."""
+    em = [r for r in rows if r["method"] == "euler_maruyama" and r.get("fid_mnist") is not None]
     by_fid = sorted((r["nfe"], -r["fid_mnist"]) for r in em)  # higher is better: -FID
     by_conf = sorted((r["nfe"], r["confident"]) for r in em)
     ratios = []
     for r in rows:
-        if r["method"] != "ggf":
+        if r["method"] == "euler_maruyama" or r.get("fid_mnist") is None:
             continue
-        out = {"eps_rel": r["eps_rel"], "ggf_nfe": r["nfe"], "ggf_fid_mnist": r["fid_mnist"]}
+        if r["method"] == "ggf":
+            out = {"eps_rel": r["eps_rel"], "ggf_nfe": r["nfe"], "ggf_fid_mnist": r["fid_mnist"]}
+        else:
+            out = {"method": r["method"], "n_steps": r["n_steps"], "nfe": r["nfe"], "fid_mnist": r["fid_mnist"]}
         for key, curve, target in (("fid", by_fid, -r["fid_mnist"]), ("confident", by_conf, r["confident"])):
             need = nfe_to_reach(curve, target)
             out[f"em_nfe_same_{key}"] = None if need is None else round(need, 1)
-            out[f"em_to_ggf_same_{key}"] = None if need is None else round(need / r["nfe"], 2)
+            ratio = "em_to_ggf" if r["method"] == "ggf" else "em_to_this"
+            out[f"{ratio}_same_{key}"] = None if need is None else round(need / r["nfe"], 2)
         ratios.append(out)
-    return {"summary": "Euler-Maruyama's score calls at GGF's quality", "model_steps": steps, "ratios": ratios}
+    return {"summary": "Euler-Maruyama's score calls at each sampler's quality", "model_steps": steps, "ratios": ratios}
 
 
 def main() -> None:
@@ -148,6 +159,9 @@ def main() -> None:
     ap.add_argument("--em", type=_ints, default=[50, 100, 250, 500], help="Euler-Maruyama step counts")
     ap.add_argument("--pc", type=_ints, default=[50, 125], help="predictor-corrector step counts")
     ap.add_argument("--ggf", type=_floats, default=[0.1, 0.05, 0.02], help="GGF tolerances eps_rel")
+    ap.add_argument("--ddim", type=_ints, default=[10, 25, 50], help="DDIM (eta 0) step counts")
+    ap.add_argument("--heun", type=_ints, default=[5, 12, 24], help="EDM Heun (rho 7) step counts")
+    ap.add_argument("--dpm", type=_ints, default=[5, 10, 25], help="DPM-Solver++(2M) (log-SNR grid) step counts")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's forward passes")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--save", default=None, help="a folder to keep each setting's samples in (METHOD-VALUE.pt)")
@@ -163,6 +177,9 @@ def main() -> None:
     settings = [("euler_maruyama", {"n_steps": k}) for k in args.em]
     settings += [("pc", {"n_steps": k, "snr": 0.16}) for k in args.pc]
     settings += [("ggf", {"eps_rel": e, "eps_abs": config.eps_abs}) for e in args.ggf]
+    settings += [("ddim", {"n_steps": k}) for k in args.ddim]
+    settings += [("edm_heun", {"n_steps": k}) for k in args.heun]
+    settings += [("dpmpp_2m", {"n_steps": k}) for k in args.dpm]
     if args.rejudge:
         settings = []
         for line in Path(args.rejudge).read_text().splitlines():
