@@ -300,8 +300,9 @@ def sample(
             ``x_init``, default x_init's device.
         progress: True, False or None (a bar when the run makes more than a few hundred
             score calls).
-        **options: ``n_steps`` (default 1000) for the fixed grids, and the solver's own
-            options (``METHODS``; defaults in each solver's signature).
+        **options: ``n_steps`` (default 1000) for the fixed grids, ``rho`` (default 7) for
+            "edm_heun"'s grid and ``spacing`` ("logsnr", default, or "time") for "dpmpp_2m"'s,
+            and the solver's own options (``METHODS``; defaults in each solver's signature).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method={method!r}; expected one of {sorted(METHODS)}")

@@ -84,6 +84,7 @@ _TRACKED = 5
 _FLOOR_PAIRS = 8
 _TITLES = ("samples", "paths (first coordinate)", "step size h against t", "NFE against sliced W2, every solver")
 _CURVE0 = 3 + _TRACKED  # the index of the first curve trace
+_WIDE = {"description_width": "initial"}  # the fast samplers' knobs: their whole description shows
 
 
 class SolverExplorer(Widget):
@@ -147,11 +148,13 @@ class SolverExplorer(Widget):
             "atol": W.FloatLogSlider(
                 value=1e-4, base=10, min=-7, max=-2, step=0.1, description="atol (ODE)", readout_format=".1e"
             ),
-            "eta": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="η (DDIM)"),
-            "rho": W.FloatSlider(value=7.0, min=1.0, max=10.0, step=0.5, description="ρ (EDM)"),
-            "s_churn": W.FloatSlider(value=0.0, min=0.0, max=20.0, step=0.5, description="churn (EDM)"),
-            "s_noise": W.FloatSlider(value=1.0, min=0.9, max=1.2, step=0.01, description="S_noise (EDM)"),
-            "spacing": W.ToggleButtons(options=["logsnr", "time"], value="logsnr", description="grid (DPM++)"),
+            "eta": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="η (DDIM)", style=_WIDE),
+            "rho": W.FloatSlider(value=7.0, min=1.0, max=10.0, step=0.5, description="ρ (EDM)", style=_WIDE),
+            "s_churn": W.FloatSlider(value=0.0, min=0.0, max=20.0, step=0.5, description="churn (EDM)", style=_WIDE),
+            "s_noise": W.FloatSlider(value=1.0, min=0.9, max=1.2, step=0.01, description="S_noise (EDM)", style=_WIDE),
+            "spacing": W.ToggleButtons(
+                options=["logsnr", "time"], value="logsnr", description="grid (DPM++)", style=_WIDE
+            ),
         }
         # before the base class's observer: a change of solver moves the step slider's range first
         controls["method"].observe(self._on_method, names="value")
@@ -159,10 +162,18 @@ class SolverExplorer(Widget):
             rows=2, cols=2, subplot_titles=list(_TITLES), horizontal_spacing=0.08, vertical_spacing=0.14
         )
         fig.add_trace(density_trace(), 1, 1)
-        fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=2.5, color="crimson"), name="samples"), 1, 1)
+        fig.add_trace(
+            go.Scattergl(mode="markers", marker=dict(size=2.5, color="crimson"), name="samples", showlegend=False), 1, 1
+        )
         for k in range(_TRACKED):
             fig.add_trace(go.Scatter(mode="lines", line=dict(width=1), name=f"particle {k}", showlegend=False), 1, 2)
-        fig.add_trace(go.Scattergl(mode="markers", marker=dict(size=3, color="seagreen"), name="accepted steps"), 2, 1)
+        fig.add_trace(
+            go.Scattergl(
+                mode="markers", marker=dict(size=3, color="seagreen"), name="accepted steps", showlegend=False
+            ),
+            2,
+            1,
+        )
         for m in SOLVERS:  # one curve per solver, then the floor and the current run
             fig.add_trace(go.Scatter(mode="lines+markers", name=m, showlegend=True), 2, 2)
         fig.add_trace(go.Scatter(mode="lines", line=dict(color="gray", dash="dot"), name="data vs data"), 2, 2)
@@ -174,9 +185,8 @@ class SolverExplorer(Widget):
         fig.update_xaxes(type="log", title_text="NFE", row=2, col=2)
         fig.update_yaxes(type="log", title_text="sliced W2", row=2, col=2)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
-        legend = dict(
-            font=dict(size=10), x=1.0, xanchor="right", y=0.0, yanchor="bottom", bgcolor="rgba(255,255,255,0.6)"
-        )
+        # the legend names the NFE-error panel's curves, to its right (the figure keeps the cell's width)
+        legend = dict(font=dict(size=9), x=1.01, xanchor="left", y=0.0, yanchor="bottom", tracegroupgap=0)
         fig.update_layout(height=700, margin=dict(l=40, r=20, t=40, b=40), showlegend=True, legend=legend)
         super().__init__(controls, go.FigureWidget(fig), main=MAIN.get(method, "n_steps"))
 
