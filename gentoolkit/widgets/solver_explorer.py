@@ -125,6 +125,7 @@ class SolverExplorer(Widget):
         self._mixtures = {n: toy2d.get(n) for n in toy2d.names()}
         self._refs: dict = {}
         self._curves: dict = {}  # (sde name, dataset) -> {method: [(nfe, sliced W2), ...]}
+        self._curves_drawn = None  # the (sde, dataset, method) whose curves the figure shows
         fast = method in FAST
         self._steps = {f: _STEPS[f]["value"] for f in (False, True)}  # each family's last step count
         controls = {
@@ -332,6 +333,7 @@ class SolverExplorer(Widget):
         """Redraw the density; empty every other trace, saying why in the panel titles."""
         xs, ys, logp = contours
         f = self.figure
+        self._curves_drawn = None
         with f.batch_update():
             f.data[0].update(x=xs, y=ys, z=logp)
             for t in f.data[1:]:
@@ -373,12 +375,14 @@ class SolverExplorer(Widget):
 
     def _draw_curves(self, sde_name: str, data_name: str, floor, m: str, point) -> None:
         """The NFE-error panel: every solver's curve (the chosen one bold), the data-to-data floor
-        and this run's (NFE, sliced W2) as a star."""
+        and this run's (NFE, sliced W2) as a star. The curves are redrawn only when the SDE, the
+        dataset or the solver changed (``_curves_drawn``; :meth:`_clear` empties them)."""
         curves = self.curves(sde_name, data_name)
         f = self.figure
         nfes = [n for pts in curves.values() for n, _ in pts] + [point[0]]
+        key, self._curves_drawn = self._curves_drawn, (sde_name, data_name, m)
         with f.batch_update():
-            for k, name in enumerate(SOLVERS):
+            for k, name in enumerate(SOLVERS if key != self._curves_drawn else ()):  # a new SDE, dataset or solver
                 pts, bold = curves.get(name, []), name == m
                 f.data[_CURVE0 + k].update(
                     x=[p[0] for p in pts],
