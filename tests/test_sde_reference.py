@@ -69,7 +69,9 @@ def old_outputs():
 def test_the_cases_cover_every_method():
     from gentoolkit.sde import METHODS
 
-    assert {c[2] for c, _ in CASES} == set(METHODS)
+    # the samplers of issue 19 came after the rewrite: they have no old version to match and are
+    # checked against closed forms and RK45 in tests/test_fast_samplers.py
+    assert {c[2] for c, _ in CASES} == set(METHODS) - {"ddim", "edm_heun", "dpmpp_2m"}
     assert len({ref_mod.key(*c, d) for c, d in CASES}) == len(CASES) == 112
 
 

@@ -12,6 +12,7 @@ classes gentoolkit-widget and gentoolkit-readout (gentoolkit/widgets/base.py).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 # A signature of every trace's x, y and z (count and weighted sum) and visibility: changes when
@@ -206,5 +207,11 @@ def exercise_widget(page, widget, index: int, *, timeout_s: float = 30) -> Widge
         _wait_idle(page, timeout_s)
         main = el.evaluate("e => !!e.closest('.gentoolkit-main')")
         r_after = readout.inner_text() if readout else ""
+        # the kernel is idle once it has sent the new readout, but the page may apply the figure's
+        # message before the readout's: give the readout a few seconds to arrive after a redraw
+        deadline = time.monotonic() + 5
+        while readout and changed and r_after == r_before and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+            r_after = readout.inner_text()
         report.moves.append(Move(kind, name, v_before, _value(kind, el), changed, r_before, r_after, main))
     return report
