@@ -102,7 +102,7 @@ def clear_cache() -> None:
 
 def _shared_data_dir() -> Path:
     """The shared offline copy: ``<project>/../shared/data``, where ``<project>`` is the
-    folder that holds the ``gentoolkit`` package (/work/main -> /work/shared/data)."""
+    folder that holds the ``gentoolkit`` package (e.g. ``~/gentoolkit`` -> ``~/shared/data``)."""
     import gentoolkit
 
     return Path(gentoolkit.__file__).resolve().parents[1].parent / "shared" / "data"
@@ -120,7 +120,7 @@ def find_root(name: str = "mnist") -> Path:
     1. ``$GENTOOLKIT_DATA/<name>`` if the environment variable ``GENTOOLKIT_DATA`` is set
        (returned whether or not it exists: setting it is a decision);
     2. the shared offline copy ``<project>/../shared/data/<name>``, where ``<project>`` is the
-       folder holding the ``gentoolkit`` package (``/work/main`` -> ``/work/shared/data/mnist``),
+       folder holding the ``gentoolkit`` package (e.g. ``~/gentoolkit`` -> ``~/shared/data/mnist``),
        if that folder exists;
     3. the cache ``$XDG_CACHE_HOME/gentoolkit/<name>`` (``~/.cache/gentoolkit/<name>`` when
        ``XDG_CACHE_HOME`` is unset), where ``download=True`` puts the files.
