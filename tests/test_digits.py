@@ -83,6 +83,21 @@ def test_quality_threshold_boundary():
     assert digits.digit_quality(x, stub)["confident"] == 3 / 6  # default 0.9
 
 
+def test_quality_table_rows():
+    q = digits.digit_quality(encode(ROWS), stub, threshold=0.5)
+    table = digits.quality_table({"stub": q, "other": q}).splitlines()
+    assert len(table) == 4 and table[0].startswith("| samples | confident")
+    # 5 of 6 confident; mean (3 + 2 * 0.5 + 0.25) / 6; argmin class 0 (0%), argmax class 1 (2 of 6, first maximum)
+    assert table[2] == "| stub | 83.3% of 6 | 0.708 | 0 (0.0%) | 1 (33.3%) |"
+    assert table[3].startswith("| other |")
+
+
+@pytest.mark.parametrize("bad", [{}, [1], {"a": {"confident": 1.0}}, {"a": 3}])
+def test_quality_table_bad_input(bad):
+    with pytest.raises(TypeError, match="qualities"):
+        digits.quality_table(bad)
+
+
 def test_quality_no_confident_sample():
     q = digits.digit_quality(encode([tie(0, 1), tie(2, 3)]), stub)
     assert q["confident"] == 0 and q["n_confident"] == 0

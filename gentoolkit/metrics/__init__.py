@@ -8,7 +8,8 @@
 - ``sliced_wasserstein`` and ``SlicedWasserstein`` (between two samples, or many samples and
   one reference): ``metrics.distances``;
 - ``DigitClassifier``, ``load_digit_classifier``, ``digit_quality`` (the fraction of samples a
-  trained MNIST classifier is confident about, and the class histogram) and
+  trained MNIST classifier is confident about, and the class histogram), ``quality_table``
+  (those results as a markdown table) and
   ``stacked_mode_count`` (StackedMNIST modes and KL), ``fid_mnist`` (the Frechet distance on the
   classifier's features; not comparable with an Inception FID): ``metrics.digits``;
 - ``frechet_distance``, ``fid`` (of two feature sets), ``feature_statistics`` and
@@ -24,6 +25,7 @@ from gentoolkit.metrics.digits import (
     digit_quality,
     fid_mnist,
     load_digit_classifier,
+    quality_table,
     stacked_mode_count,
 )
 from gentoolkit.metrics.distances import SlicedWasserstein, sliced_wasserstein
@@ -58,6 +60,7 @@ __all__ = [
     "kid",
     "load_digit_classifier",
     "load_fid_inception",
+    "quality_table",
     "mean_squared_jump",
     "mmd",
     "mode_hops",

@@ -454,6 +454,34 @@ def digit_quality(images, classifier=None, *, threshold: float = 0.9, batch_size
     }
 
 
+def quality_table(qualities: dict) -> str:
+    """A markdown table of :func:`digit_quality` results, one row per set of samples.
+
+    Columns: the confident fraction (of n), the mean confidence, and the rarest and commonest
+    argmax class with their shares (from ``histogram``), the two numbers that show mode
+    dropping. Notebook 08 displays it with ``IPython.display.Markdown``.
+
+    Args:
+        qualities: a dict {row name: the dict :func:`digit_quality` returned}; at least one row.
+    """
+    if not isinstance(qualities, dict) or not qualities:
+        raise TypeError(f"qualities must be a non-empty dict of digit_quality results, got {qualities!r}")
+    rows = [
+        "| samples | confident (p >= 0.9) | mean confidence | rarest class | commonest class |",
+        "|---|---|---|---|---|",
+    ]
+    keys = ("confident", "n", "mean_confidence", "histogram")
+    for name, q in qualities.items():
+        if not isinstance(q, dict) or any(k not in q for k in keys):
+            raise TypeError(f"qualities[{name!r}] must be a digit_quality result (a dict with {keys}), got {q!r}")
+        h = q["histogram"]
+        rows.append(
+            f"| {name} | {q['confident']:.1%} of {q['n']} | {q['mean_confidence']:.3f} | "
+            f"{int(h.argmin())} ({float(h.min()):.1%}) | {int(h.argmax())} ({float(h.max()):.1%}) |"
+        )
+    return "\n".join(rows)
+
+
 def stacked_mode_count(images, classifier=None, *, threshold: float | None = None, batch_size: int = 1000) -> dict:
     """Modes and KL of StackedMNIST samples (n, 3, 28, 28) (or (n, 3, 32, 32), center-cropped).
 
