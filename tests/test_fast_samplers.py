@@ -26,11 +26,13 @@ from gentoolkit.sde import (
     ddim,
     deterministic_gaussian_moments,
     dpmpp_2m,
+    dpmpp_2m_update,
     edm_heun,
     edm_times,
     em_gaussian_moments,
     flow_gaussian_moments,
     gaussian_score,
+    heun_update,
     logsnr_times,
     mixture_score,
     sample,
@@ -402,8 +404,8 @@ def test_noise_forgets_the_prior_mismatch_that_a_deterministic_sampler_keeps():
 def test_methods_and_their_options():
     assert {"ddim", "edm_heun", "dpmpp_2m"} <= set(METHODS) and set(SOLVERS) == set(METHODS)
     assert METHODS["ddim"] == {"n_steps", "eta"}
-    assert METHODS["edm_heun"] == {"n_steps", "rho", "s_churn", "s_noise"}
-    assert METHODS["dpmpp_2m"] == {"n_steps", "spacing"}
+    assert METHODS["edm_heun"] == {"n_steps", "rho", "s_churn", "s_noise", "update"}
+    assert METHODS["dpmpp_2m"] == {"n_steps", "spacing", "update"}
     # the documented defaults: rho 7, s_churn 0, s_noise 1, eta 0, spacing "logsnr"
     sde, x = VPSDE(), VPSDE().prior_sampling((8, 2), g(13), dtype=F64, device="cpu")
     for method, explicit in (
@@ -434,7 +436,7 @@ def test_methods_and_their_options():
         (dict(method="ddim", eta=-0.1), r"^eta must be a finite number >= 0, got -0.1"),
         (dict(method="dpmpp_2m", spacing="karras"), r"^spacing='karras' is not known; expected 'logsnr'"),
         (dict(method="ddim", rho=7.0), r"^method 'ddim' takes options \['eta', 'n_steps'\], not \['rho'\]"),
-        (dict(method="dpmpp_2m", s_churn=1.0), r"^method 'dpmpp_2m' takes options \['n_steps', 'spacing'\]"),
+        (dict(method="dpmpp_2m", s_churn=1.0), r"^method 'dpmpp_2m' takes options \['n_steps', 'spacing', 'update'\]"),
     ],
     ids=lambda v: v if isinstance(v, str) and not v.startswith("^") else None,
 )
@@ -492,3 +494,42 @@ def test_a_trained_network_and_a_mixture_score_are_accepted():
         for method in NEW:
             r = sample(sde, score, (32, 2), method, n_steps=5, generator=g(15), device="cpu")
             assert r.x.shape == (32, 2) and bool(torch.isfinite(r.x).all()), method
+
+
+def test_step_rules_by_hand():
+    # Heun: d = (2 - 1) / 2 = 0.5, x_e = 2 - 0.5 = 1.5, d' = (1.5 - 0.5) / 1 = 1, x' = 2 - (0.5 + 1) / 2 = 1.25
+    x = torch.tensor([2.0], dtype=F64)
+    assert heun_update(x, x - 1, x - 1.5, 2.0, 1.0).item() == pytest.approx(1.25, abs=1e-15)
+    # DPM-Solver++(2M): h = h_prev = log 2, r = 1, D~ = 1.5 * 1 - 0.5 * 0.5 = 1.25, x' = 0.5 * 2 + 0.5 * 1.25
+    assert dpmpp_2m_update(x, x - 1, x - 1.5, 4.0, 2.0, 1.0).item() == pytest.approx(1.625, abs=1e-15)
+    # unequal steps: h = log 4, h_prev = log 2, r = 1/2, D~ = 2 * 1 - 1 * 0.5 = 1.5, x' = 2 / 4 + 3/4 * 1.5
+    assert dpmpp_2m_update(x, x - 1, x - 1.5, 4.0, 2.0, 0.5).item() == pytest.approx(1.625, abs=1e-15)
+
+
+@pytest.mark.parametrize("method, rule, calls", [("edm_heun", heun_update, 6), ("dpmpp_2m", dpmpp_2m_update, 5)])
+def test_update_option_runs_ones_own_step(method, rule, calls):
+    sde = VPSDE(0.1, 20.0)
+    x = sde.prior_sampling((8, 2), g(3), dtype=F64, device="cpu")
+    seen = []
+
+    def spy(*args):
+        seen.append(args[-1])
+        return rule(*args)
+
+    ref = run(sde, method, x, 6).x
+    assert torch.equal(run(sde, method, x, 6, update=spy).x, ref)
+    assert len(seen) == calls  # every step; DPM-Solver++'s first step is first order and has no rule to call
+    first_order = run(sde, method, x, 6, update=lambda x, d, *rest: d + (x - d) * rest[-1] / rest[-2]).x
+    assert (first_order - ref).abs().max() > 1e-4  # a different rule gives different samples
+
+
+@pytest.mark.parametrize("method", ["edm_heun", "dpmpp_2m"])
+def test_update_option_errors(method):
+    sde = VPSDE(0.1, 20.0)
+    x = sde.prior_sampling((8, 2), g(3), dtype=F64, device="cpu")
+    with pytest.raises(TypeError, match="update must be a function"):
+        run(sde, method, x, 4, update=3)
+    with pytest.raises(ValueError, match=r"update '<lambda>' must return a tensor of shape \(8, 2\), got float"):
+        run(sde, method, x, 4, update=lambda *a: 0.0)
+    with pytest.raises(ValueError, match="update"):
+        run(sde, "ddim", x, 4, update=heun_update)

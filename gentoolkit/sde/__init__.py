@@ -20,6 +20,7 @@ from gentoolkit.sde.exact import (
     mixture_log_prob,
     mixture_score,
 )
+from gentoolkit.sde.fast_samplers import dpmpp_2m_update, heun_update
 from gentoolkit.sde.gotta_go_fast import GGFStats, ggf_attempt
 from gentoolkit.sde.probability_flow import log_likelihood
 from gentoolkit.sde.sdes import SDE, VESDE, VPSDE, SubVPSDE
@@ -58,6 +59,7 @@ __all__ = [
     "ddim",
     "deterministic_gaussian_moments",
     "dpmpp_2m",
+    "dpmpp_2m_update",
     "edm_heun",
     "edm_times",
     "em_gaussian_moments",
@@ -66,6 +68,7 @@ __all__ = [
     "gaussian_score",
     "ggf",
     "ggf_attempt",
+    "heun_update",
     "langevin_corrector",
     "log_likelihood",
     "logsnr_times",

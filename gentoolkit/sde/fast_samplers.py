@@ -100,6 +100,48 @@ def ddim(sde: SDE, score_fn, x, times, *, generator=None, callback=None, progres
     return ms[-1] * xh
 
 
+def heun_update(x, denoised, denoised_euler, sigma: float, sigma_next: float):
+    """One Heun step on dx^/dsigma = (x^ - D) / sigma from ``sigma`` to ``sigma_next`` > 0 (Karras
+    et al. 2022, Alg. 1, lines 5-8): d = (x^ - D) / sigma, the Euler point
+    x_e = x^ + (sigma' - sigma) d, d' = (x_e - D_e) / sigma' and x^' = x^ + (sigma' - sigma) (d + d') / 2,
+    where ``denoised`` = D(x^; sigma) and ``denoised_euler`` = D(x_e; sigma') (the second score
+    call). Notebook 10's exercise 1; :func:`edm_heun` calls it (or its ``update``) every step."""
+    slope = (x - denoised) / sigma
+    euler = x + (sigma_next - sigma) * slope
+    return x + (0.5 * (sigma_next - sigma)) * (slope + (euler - denoised_euler) / sigma_next)
+
+
+def dpmpp_2m_update(x, denoised, denoised_prev, sigma_prev: float, sigma: float, sigma_next: float):
+    """One second-order DPM-Solver++(2M) step (Lu et al. 2022, Alg. 2) from ``sigma`` to
+    ``sigma_next`` > 0: h = log(sigma / sigma'), r = log(sigma_prev / sigma) / h,
+    D~ = (1 + 1 / 2r) D - (1 / 2r) D_prev and x^' = (sigma' / sigma) x^ + (1 - sigma' / sigma) D~, with
+    ``denoised`` = D(x^; sigma) and ``denoised_prev`` the denoiser's output of the step before (at
+    ``sigma_prev``). Notebook 10's exercise 2; :func:`dpmpp_2m` calls it (or its ``update``) on
+    every step but the first, which is first order."""
+    h = math.log(sigma / sigma_next)
+    half_over_r = 0.5 * h / math.log(sigma_prev / sigma)  # 1 / (2 r), r = h_prev / h
+    mixed = (1 + half_over_r) * denoised - half_over_r * denoised_prev
+    return (sigma_next / sigma) * x + (-math.expm1(-h)) * mixed  # 1 - sigma' / sigma = 1 - e^(-h)
+
+
+def _update(update, default):
+    """The step rule a solver calls: ``default``, or the user's ``update`` (a callable)."""
+    if update is None:
+        return default
+    if not callable(update):
+        raise TypeError(f"update must be a function with the signature of {default.__name__}, got {update!r}")
+    return update
+
+
+def _stepped(update, x: torch.Tensor, *args) -> torch.Tensor:
+    """Call a step rule and check that it returned a tensor of x's shape."""
+    out = update(x, *args)
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"update {update.__name__!r} must return a tensor of shape {tuple(x.shape)}, got {shape}")
+    return out
+
+
 @torch.no_grad()
 def edm_heun(
     sde: SDE,
@@ -112,13 +154,17 @@ def edm_heun(
     progress=None,
     s_churn: float = 0.0,
     s_noise: float = 1.0,
+    update=None,
 ):
     """EDM's stochastic Heun sampler (Karras et al. 2022, Alg. 2; Alg. 1 at ``s_churn = 0``) on
     ``times``; see the module docstring. ``s_churn`` >= 0: how much noise is re-added per
     step (gamma = min(s_churn / n_steps, sqrt(2) - 1)); ``s_noise`` > 0: the std factor of
-    that noise (Karras' S_noise, slightly above 1 to offset a score that denoises too much)."""
+    that noise (Karras' S_noise, slightly above 1 to offset a score that denoises too much).
+    ``update``: the step rule, :func:`heun_update` by default (a student's own runs in this
+    loop unchanged)."""
     s_churn = positive_float("s_churn", s_churn, allow_zero=True)
     s_noise = positive_float("s_noise", s_noise)
+    update = _update(update, heun_update)
     xh, ts, ms, sigmas = _setup(sde, x, times)
     n = len(ts) - 1
     gamma = min(s_churn / n, math.sqrt(2) - 1)
@@ -133,11 +179,10 @@ def edm_heun(
                 t_hat = sde.edm_time(torch.tensor([s_hat], dtype=torch.float64)).item()
                 m_hat = sde.mean_std(torch.tensor([t_hat], dtype=torch.float64))[0].item()
                 sigma = s_hat
-        slope = (xh - _denoised(score_fn, xh, t_hat, m_hat, sigma)) / sigma
-        euler = xh + (nxt - sigma) * slope
+        d = _denoised(score_fn, xh, t_hat, m_hat, sigma)
+        euler = xh + ((nxt - sigma) / sigma) * (xh - d)
         if nxt > 0:  # Heun's correction: the trapezoidal rule with the slope at the Euler point
-            slope_next = (euler - _denoised(score_fn, euler, ts[i + 1], ms[i + 1], nxt)) / nxt
-            xh = xh + (0.5 * (nxt - sigma)) * (slope + slope_next)
+            xh = _stepped(update, xh, d, _denoised(score_fn, euler, ts[i + 1], ms[i + 1], nxt), sigma, nxt)
         else:  # a last step to sigma = 0 is Euler's: the denoiser itself
             xh = euler
         if callback is not None:
@@ -146,22 +191,21 @@ def edm_heun(
 
 
 @torch.no_grad()
-def dpmpp_2m(sde: SDE, score_fn, x, times, *, generator=None, callback=None, progress=None):
+def dpmpp_2m(sde: SDE, score_fn, x, times, *, generator=None, callback=None, progress=None, update=None):
     """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2) on ``times``; see the module docstring.
-    Deterministic, so ``generator`` is not used."""
+    Deterministic, so ``generator`` is not used. ``update``: the second-order step rule,
+    :func:`dpmpp_2m_update` by default (a student's own runs in this loop unchanged)."""
+    update = _update(update, dpmpp_2m_update)
     xh, ts, ms, sigmas = _setup(sde, x, times)
-    prev = h_prev = None
+    prev = None
     for i in steps(len(ts) - 1, 1, progress, "DPM-Solver++(2M)"):
         sigma, nxt = sigmas[i], sigmas[i + 1]
         d = _denoised(score_fn, xh, ts[i], ms[i], sigma)
-        h = math.log(sigma / nxt) if nxt > 0 else math.inf
-        if prev is None or nxt == 0:  # the first step (and a last one to sigma = 0): first order
-            mixed = d
+        if prev is None or nxt == 0:  # the first step (and a last one to sigma = 0): first order, DDIM's
+            xh = (nxt / sigma) * xh + (1 - nxt / sigma) * d
         else:
-            half_over_r = 0.5 * h / h_prev  # 1 / (2 r), r = h_prev / h
-            mixed = (1 + half_over_r) * d - half_over_r * prev
-        xh = (nxt / sigma) * xh + (-math.expm1(-h)) * mixed  # 1 - sigma' / sigma = 1 - e^(-h)
-        prev, h_prev = d, h
+            xh = _stepped(update, xh, d, prev, sigmas[i - 1], sigma, nxt)
+        prev = d
         if callback is not None:
             callback(i, ts[i + 1], ms[i + 1] * xh)
     return ms[-1] * xh

@@ -28,10 +28,11 @@ Each returns the samples at ``times[-1]``; ``ggf`` returns them with its :class:
   (:mod:`gentoolkit.sde.probability_flow`, which also gives log-likelihoods).
 - ``ggf`` (eps_rel, eps_abs, data_range, h_init, theta, r, norm, memory): Gotta Go Fast,
   001 Alg. 6, with Brownian memory by default (:mod:`gentoolkit.sde.gotta_go_fast`).
-- ``ddim`` (eta), ``edm_heun`` (s_churn, s_noise) and ``dpmpp_2m``: DDIM (Song, Meng and Ermon
+- ``ddim`` (eta), ``edm_heun`` (s_churn, s_noise, update) and ``dpmpp_2m`` (update): DDIM (Song, Meng and Ermon
   2021, Eq. 12), EDM's Heun sampler (Karras et al. 2022, Alg. 2) and DPM-Solver++(2M) (Lu et
   al. 2022, Alg. 2), written once on EDM's noise level sigma(t) = std(t) / m(t)
-  (:mod:`gentoolkit.sde.fast_samplers`).
+  (:mod:`gentoolkit.sde.fast_samplers`); ``update`` swaps in one's own step rule with the
+  signature of ``heun_update`` / ``dpmpp_2m_update`` (notebook 10's exercises run in the loop).
 
 :func:`sample` draws the prior, runs one of them on its grid from T to t_eps and can denoise the
 result with Tweedie's formula (:func:`tweedie`). The grid has ``n_steps`` steps: uniform in t
@@ -204,8 +205,8 @@ METHODS = {
     "ode": {"rtol", "atol"},
     "ggf": {"eps_rel", "eps_abs", "data_range", "h_init", "theta", "r", "norm", "memory"},
     "ddim": {"n_steps", "eta"},
-    "edm_heun": {"n_steps", "rho", "s_churn", "s_noise"},
-    "dpmpp_2m": {"n_steps", "spacing"},
+    "edm_heun": {"n_steps", "rho", "s_churn", "s_noise", "update"},
+    "dpmpp_2m": {"n_steps", "spacing", "update"},
 }
 #: the options that choose a method's grid in :func:`sample` (not passed to the solver)
 GRID_OPTIONS = {"rho", "spacing"}
