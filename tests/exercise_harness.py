@@ -4,8 +4,7 @@ mistake); the wrong answers differ pairwise on the inputs the check uses (else a
 name the wrong mistake); the answer with its sign flipped or a factor 2 missing fails; the
 student edition's stub (``raise NotImplementedError("Exercise N.k: ...")``) gets an
 :class:`~gentoolkit.exercises.ExerciseError` that says the exercise is not done yet. A test
-module calls :func:`harness` with its checks and binds the returned tests to module-level
-``test_*`` names."""
+module binds them to its own ``test_*`` names with ``globals().update(harness(CHECKS))``."""
 
 from __future__ import annotations
 
@@ -44,7 +43,7 @@ def outputs(fn, cases) -> torch.Tensor:
 
 
 def harness(checks: dict, hint=str):
-    """(accepts the answer, one hint per mistake, mistakes differ pairwise) for ``checks``:
+    """The five tests, {name: test}, for ``checks``:
     {check: (answer, {hint pattern: wrong answer})}. ``hint(err)``: the part of a WrongAnswer's
     message that must differ between mistakes."""
     from gentoolkit import exercises as ex
@@ -99,10 +98,4 @@ def harness(checks: dict, hint=str):
         assert err.value.__cause__ is None and err.value.__suppress_context__  # no traceback of the stub
         assert capsys.readouterr().out == ""  # no "Correct!"
 
-    return (
-        test_check_accepts_the_answer,
-        test_each_wrong_answer_gets_the_hint_that_names_its_mistake,
-        test_wrong_answers_differ_pairwise_on_the_checks_inputs,
-        test_a_sign_flip_and_a_missing_factor_are_caught,
-        test_the_student_stub_is_not_done_yet_with_a_hint,
-    )
+    return {name: test for name, test in locals().items() if name.startswith("test_")}
