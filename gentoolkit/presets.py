@@ -96,6 +96,9 @@ class GANConfig:
     pack: int = _hp(
         1, "PacGAN: the critic sees packs of this many samples, concatenated along channels (1: none)", low=1
     )
+    minibatch_std: int = _hp(
+        0, "group size of the critic's minibatch-std feature map (Karras et al. 2018; 0: none)", low=0
+    )
     # game
     loss: str = _hp("ns", "GAN loss, a name of gentoolkit.gan.losses (ns, minimax, wgan, lsgan, hinge, ...)")
     setup: str = _hp(
@@ -237,7 +240,7 @@ CONFIGS = {"gan": GANConfig, "ncsn": NCSNConfig, "vp": VPConfig}
 
 #: Hyper-parameters added after the first runs were saved, with the value that reproduces the
 #: behaviour before them; :func:`from_dict` fills them in when a saved config lacks them.
-ADDED_LATER = {"gan": {"pack": 1}}
+ADDED_LATER = {"gan": {"pack": 1, "minibatch_std": 0}}
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,11 @@ def check(config):
         raise ValueError(f"reg_weight ({config.reg_weight:g}) is set but regularizer is none: choose a regularizer")
     if config.kind == "gan" and config.batch_size % config.pack:
         raise ValueError(f"batch_size ({config.batch_size}) must be a multiple of pack ({config.pack})")
+    if config.kind == "gan" and config.minibatch_std and (config.batch_size // config.pack) % config.minibatch_std:
+        raise ValueError(
+            f"the critic sees {config.batch_size // config.pack} inputs a step (batch_size {config.batch_size} / pack "
+            f"{config.pack}), not a multiple of minibatch_std ({config.minibatch_std}): change one of them"
+        )
     if config.kind == "ncsn" and not config.sigma_max > config.sigma_min:
         raise ValueError(f"sigma_max ({config.sigma_max:g}) must be > sigma_min ({config.sigma_min:g})")
     if config.kind == "vp" and not config.beta_max > config.beta_min:

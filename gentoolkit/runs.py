@@ -23,7 +23,13 @@ def build_model(config) -> dict:
         g = DCGANGenerator(c.latent_dim, IMAGE_SHAPE[0], IMAGE_SHAPE[1], c.width_g, seed=c.seed)
         norm = None if c.norm_d == "none" else c.norm_d
         d = DCGANDiscriminator(  # PacGAN: a pack of c.pack images is one input of c.pack x channels
-            IMAGE_SHAPE[0] * c.pack, IMAGE_SHAPE[1], c.width_d, norm=norm, spectral_norm=c.spectral_norm, seed=c.seed
+            IMAGE_SHAPE[0] * c.pack,
+            IMAGE_SHAPE[1],
+            c.width_d,
+            norm=norm,
+            spectral_norm=c.spectral_norm,
+            minibatch_std=c.minibatch_std,
+            seed=c.seed,
         )
         return {"generator": g, "critic": d}
     unet = functools.partial(

@@ -326,6 +326,10 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
         (["train", "mnist-ncsn-cas", "--out", "X", "--n-sigmas", "4"], "CAS's beta is undefined"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--reg-weight", "1"], "regularizer is none"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--pack", "3"], "batch_size (64) must be a multiple of pack (3)"),
+        (
+            ["train", "mnist-dcgan-ns", "--out", "X", "--pack", "2", "--minibatch-std", "3"],
+            "the critic sees 32 inputs a step (batch_size 64 / pack 2), not a multiple of minibatch_std (3)",
+        ),
         (["train", "mnist-dcgan-ns"], "the following arguments are required: --out"),
         (["sample", "--run", "nowhere"], "nowhere/config.json does not exist"),
         (["sample", "--run", "X", "--n", "0"], "argument --n: must be >= 1, got 0"),
@@ -384,6 +388,19 @@ def test_a_diverged_run_exits_1_with_one_line(mnist_root, tmp_path, capsys, monk
     assert "diverged at step 3" in err and "--resume" in err
 
 
+def test_minibatch_std_flag_builds_the_critic_and_resumes(mnist_root, tmp_path, capsys):
+    from gentoolkit.nets import MinibatchStd
+    from gentoolkit.runs import build_model
+
+    out = tmp_path / "mbstd"
+    code, _, err = run(train_args("mnist-dcgan-ns", out, mnist_root, "--minibatch-std", "4"), capsys)
+    assert code == 0, err
+    config = presets.from_dict("gan", json.loads((out / "config.json").read_text())["hyper"])
+    critic = build_model(config)["critic"]
+    assert config.minibatch_std == 4 and any(isinstance(m, MinibatchStd) for m in critic.modules())
+    critic.load_state_dict(load_checkpoint(out / "checkpoint.pt")["netD"])
+
+
 def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsys):
     """--pack 2 (PacGAN) gives a critic of 2 input channels that sees 32 packs per step, and the
     run's config and checkpoint record it (a pretrained file rebuilds the same networks)."""
@@ -400,7 +417,7 @@ def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsy
     state = load_checkpoint(out / "checkpoint.pt")
     critic.load_state_dict(state["netD"])  # the trained critic has the packed input layer
     assert build_model(presets.get("mnist-dcgan-ns").config)["critic"].channels == 1
-    old = {k: v for k, v in hyper.items() if k != "pack"}  # a run saved before --pack existed
-    assert presets.from_dict("gan", old).pack == 1
+    old = {k: v for k, v in hyper.items() if k not in ("pack", "minibatch_std")}  # saved before both existed
+    assert presets.from_dict("gan", old).pack == 1 and presets.from_dict("gan", old).minibatch_std == 0
     with pytest.raises(ValueError, match=r"missing hyper-parameters for a gan run: \['lr_g'\]"):
         presets.from_dict("gan", {k: v for k, v in old.items() if k != "lr_g"})

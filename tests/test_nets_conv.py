@@ -12,6 +12,7 @@ from gentoolkit.gan.regularizers import critic_features, feature_matching_loss
 from gentoolkit.nets.conv import (
     DCGANDiscriminator,
     DCGANGenerator,
+    MinibatchStd,
     StandardCNNDiscriminator,
     StandardCNNGenerator,
     count_parameters,
@@ -450,6 +451,9 @@ BAD_ARGS = [
     (DCGANDiscriminator, {"norm": "Batch"}, ValueError, r"^norm must be 'batch', 'layer' or None, got 'Batch'$"),
     (DCGANDiscriminator, {"spectral_norm": 1}, TypeError, r"^spectral_norm must be a bool, got 1 \(int\)$"),
     (DCGANDiscriminator, {"seed": True}, TypeError, r"^seed must be an int, got True"),
+    (DCGANDiscriminator, {"minibatch_std": -1}, ValueError, r"^minibatch_std must be a group size >= 0 \(0: off\), got -1$"),
+    (DCGANDiscriminator, {"minibatch_std": True}, ValueError, r"^minibatch_std must be a group size >= 0"),
+    (MinibatchStd, {"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0$"),
     (StandardCNNDiscriminator, {"image_size": 16}, ValueError, r"^image_size must be 28 or 32, got 16$"),
     (StandardCNNDiscriminator, {"channels": 1.0}, TypeError, r"^channels must be an int, got 1\.0"),
     (StandardCNNDiscriminator, {"spectral_norm": "yes"}, TypeError, r"^spectral_norm must be a bool, got 'yes'"),
@@ -487,3 +491,53 @@ def test_bad_image_input(cls):
         d(torch.zeros(2, 3, 32, 32).numpy())
     with pytest.raises(TypeError, match=r"^x must be a floating-point tensor, got dtype torch\.uint8$"):
         d(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+
+
+# --- ProGAN's minibatch standard deviation ----------------------------------------------------------------
+
+
+def minibatch_std_by_hand(x, group):
+    """The feature of Karras et al. 2018, Sec. 3, with explicit loops: sample k is in group k mod (n / group)."""
+    n = x.shape[0]
+    groups = n // group
+    out = torch.empty(n)
+    for b in range(groups):
+        members = x[[a * groups + b for a in range(group)]].double()
+        mean = members.mean(0)
+        std = (((members - mean) ** 2).mean(0) + 1e-8).sqrt()
+        for a in range(group):
+            out[a * groups + b] = std.mean()
+    return out
+
+
+@pytest.mark.parametrize("n, group, used", [(8, 4, 4), (8, 2, 2), (6, 4, 3), (7, 4, 1), (3, 8, 3)])
+def test_minibatch_std_equals_the_loops(n, group, used):
+    x = torch.randn(n, 5, 3, 2, generator=torch.Generator().manual_seed(n + group))
+    y = MinibatchStd(group)(x)
+    assert y.shape == (n, 6, 3, 2) and torch.equal(y[:, :5], x)
+    assert torch.allclose(y[:, 5], minibatch_std_by_hand(x, used)[:, None, None].expand(n, 3, 2), atol=1e-6)
+    if used == 1:  # a group of one has no spread: sqrt(1e-8)
+        assert torch.allclose(y[:, 5], torch.full((n, 3, 2), 1e-4))
+
+
+def test_minibatch_std_sees_a_collapsed_batch():
+    g = torch.Generator().manual_seed(0)
+    varied = torch.randn(8, 4, 7, 7, generator=g)
+    collapsed = varied[:1].expand(8, 4, 7, 7) + 0.01 * torch.randn(8, 4, 7, 7, generator=g)
+    assert MinibatchStd(4)(varied)[:, 4].min() > 0.5 > 0.05 > MinibatchStd(4)(collapsed)[:, 4].max()
+
+
+def test_critic_with_minibatch_std_mixes_its_group_only():
+    d = DCGANDiscriminator(minibatch_std=4, seed=1).train()
+    assert isinstance(d.net[-3], MinibatchStd) and d.features == (2 * 64 + 1) * 7 * 7
+    assert count_parameters(d) == 138_689 + 7 * 7  # the final layer's extra inputs
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    d.eval()  # batch norm's running statistics: only the minibatch-std feature mixes samples
+    out = d(x)
+    changed = x.clone()
+    changed[0] = -changed[0]  # sample 0 is in group 0 with samples 2, 4 and 6 (k mod 2)
+    moved = (d(changed) - out).abs()
+    assert moved[[2, 4, 6]].min() > 0 and moved[[1, 3, 5, 7]].max() == 0
+    assert critic_features(d, x).shape == (8, d.features)
+    plain = DCGANDiscriminator(seed=1)
+    assert not any(isinstance(m, MinibatchStd) for m in plain.modules()) and plain.features == 128 * 7 * 7

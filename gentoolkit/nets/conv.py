@@ -46,10 +46,47 @@ NORMS = ("batch", "layer", None)
 __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "MinibatchStd",
     "StandardCNNDiscriminator",
     "StandardCNNGenerator",
     "count_parameters",
 ]
+
+
+# --------------------------------------------------------------------------- minibatch std
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018 (ProGAN), Sec. 3, "minibatch standard deviation": one extra feature map
+    that tells the critic how varied the samples of its batch are, so that a generator which
+    collapses to a few modes (a batch of near-copies) is easy to tell from data.
+
+    For x of shape (n, C, H, W) the batch is split into n / G groups of G samples, sample k going
+    to group k mod (n / G) (as in ProGAN's reshape), where G is ``group_size`` or, when n is not
+    a multiple of it, the largest divisor of n below it (ProGAN needs n to be a multiple; here a
+    trained critic can still score any batch, e.g. DRS proposals; training batches should be
+    multiples, which :func:`gentoolkit.presets.check` asks of a preset). Within each group, the
+    std over its G samples of every (c, h, w) feature (biased, sqrt(var + 1e-8)) is averaged over
+    c, h and w: one number per group, appended to each of its samples as a constant (H, W) map.
+    Output: (n, C + 1, H, W). The statistics are taken in float32 (also under bf16 autocast)
+    and cast back to x's dtype.
+
+    It makes a sample's output depend on its group, as batch norm does: a per-sample gradient
+    penalty (WGAN-GP, R1) is then only approximately per sample.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = positive_int("group_size", group_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = next(k for k in range(min(self.group_size, n), 0, -1) if n % k == 0)
+        y = x.float().reshape(g, n // g, c, h, w)
+        per_group = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
+        feature = per_group.repeat(g).to(x.dtype).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, feature], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,8 +265,12 @@ class DCGANDiscriminator(_Discriminator):
     spectrally normalised layer rescales by 1 / std of the batch, which undoes the Lipschitz
     bound.
 
-    The attribute ``features`` is F = 2w*7*7 (28) or 4w*4*4 (32), the size of the feature
-    vector ``net[:-1](x)`` (:func:`gentoolkit.gan.regularizers.critic_features`).
+    ``minibatch_std`` = G > 0 inserts :class:`MinibatchStd` (groups of G) after the last
+    convolution block, before the flatten: one more feature map. 0 (the default): none.
+
+    The attribute ``features`` is F = 2w*7*7 (28) or 4w*4*4 (32), (2w + 1)*7*7 or (4w + 1)*4*4
+    with the minibatch-std map, the size of the feature vector ``net[:-1](x)``
+    (:func:`gentoolkit.gan.regularizers.critic_features`).
 
     Trainable parameters at the defaults (channels=1, width=64, norm="batch"):
     image_size=28: 138,689; image_size=32: 661,313.
@@ -240,6 +281,7 @@ class DCGANDiscriminator(_Discriminator):
         width: channels of the first convolution; every layer scales with it.
         norm: ``"batch"``, ``"layer"`` or ``None`` (see above).
         spectral_norm: wrap every conv and linear layer with spectral normalisation.
+        minibatch_std: group size of the minibatch-std feature (0: off).
         seed: seed of the weight initialisation.
     """
 
@@ -251,6 +293,7 @@ class DCGANDiscriminator(_Discriminator):
         *,
         norm: str | None = "batch",
         spectral_norm: bool = False,
+        minibatch_std: int = 0,
         seed=0,
     ):
         super().__init__()
@@ -261,6 +304,9 @@ class DCGANDiscriminator(_Discriminator):
             raise ValueError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
         self.norm = norm
         self.spectral_norm = _flag("spectral_norm", spectral_norm)
+        if isinstance(minibatch_std, bool) or not isinstance(minibatch_std, numbers.Integral) or minibatch_std < 0:
+            raise ValueError(f"minibatch_std must be a group size >= 0 (0: off), got {minibatch_std!r}")
+        self.minibatch_std = int(minibatch_std)
         seed = _seed(seed)
         wrap = _wrapper(self.spectral_norm)
         mults = [1, 2] if self.image_size == 28 else [1, 2, 4]
@@ -279,7 +325,11 @@ class DCGANDiscriminator(_Discriminator):
                 elif norm == "layer":
                     layers.append(nn.GroupNorm(1, c))
                 layers.append(nn.LeakyReLU(0.2))
-            self.features = mults[-1] * width * final * final
+            channels_out = mults[-1] * width
+            if self.minibatch_std:
+                layers.append(MinibatchStd(self.minibatch_std))
+                channels_out += 1
+            self.features = channels_out * final * final
             layers += [nn.Flatten(), wrap(nn.Linear(self.features, 1))]
             self.net = nn.Sequential(*layers)
 
