@@ -81,7 +81,8 @@ class MinibatchStd(nn.Module):
         n, c, h, w = x.shape
         g = next(k for k in range(min(self.group_size, n), 0, -1) if n % k == 0)
         y = x.float().reshape(g, n // g, c, h, w)
-        per_group = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
+        var = (y - y.mean(dim=0)).square().mean(dim=0)  # (torch's var over dim 0 is 20x slower on CPU)
+        per_group = (var + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n / g,)
         feature = per_group.repeat(g).to(x.dtype).reshape(n, 1, 1, 1).expand(n, 1, h, w)
         return torch.cat([x, feature], dim=1)
 
