@@ -451,7 +451,12 @@ BAD_ARGS = [
     (DCGANDiscriminator, {"norm": "Batch"}, ValueError, r"^norm must be 'batch', 'layer' or None, got 'Batch'$"),
     (DCGANDiscriminator, {"spectral_norm": 1}, TypeError, r"^spectral_norm must be a bool, got 1 \(int\)$"),
     (DCGANDiscriminator, {"seed": True}, TypeError, r"^seed must be an int, got True"),
-    (DCGANDiscriminator, {"minibatch_std": -1}, ValueError, r"^minibatch_std must be a group size >= 0 \(0: off\), got -1$"),
+    (
+        DCGANDiscriminator,
+        {"minibatch_std": -1},
+        ValueError,
+        r"^minibatch_std must be a group size >= 0 \(0: off\), got -1$",
+    ),
     (DCGANDiscriminator, {"minibatch_std": True}, ValueError, r"^minibatch_std must be a group size >= 0"),
     (MinibatchStd, {"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0$"),
     (StandardCNNDiscriminator, {"image_size": 16}, ValueError, r"^image_size must be 28 or 32, got 16$"),
