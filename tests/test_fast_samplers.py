@@ -197,6 +197,7 @@ CASES = [
     ("edm_heun", {}),
     ("edm_heun", {"s_churn": 6.0, "s_noise": 1.2}),
     ("edm_heun", {"s_churn": 40.0}),  # gamma capped at sqrt(2) - 1
+    ("edm_heun", {"s_churn": 2.0}),  # gamma = 2 / 7, below the cap (s_churn * n would hit it)
     ("dpmpp_2m", {}),
     ("dpmpp_2m", {"spacing": "time"}),
 ]
@@ -258,6 +259,62 @@ def test_progress_bar_names_the_solver(solver, name, capsys):
     assert capsys.readouterr().err.lstrip("\r").startswith(name + ": ")
     solver(sde, gaussian_score(sde, MU, S), torch.zeros(4, 2), times, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_the_bar_shows_by_default_past_three_hundred_score_calls_and_names_ddims_eta(capsys):
+    """progress=None shows a bar when the run makes more than 300 score calls: 300 DDIM or
+    DPM-Solver++(2M) steps (one call each) or 150 Heun steps (two) stay quiet, one more shows it.
+    A stochastic DDIM names its eta."""
+    sde, score = VPSDE(), gaussian_score(VPSDE(), MU, S)
+    for solver, quiet in ((ddim, 300), (dpmpp_2m, 300), (edm_heun, 150)):
+        for n, shown in ((quiet, False), (quiet + 1, True)):
+            solver(sde, score, torch.zeros(2, 2), torch.linspace(1.0, 0.5, n + 1, dtype=F64))
+            assert bool(capsys.readouterr().err) == shown, (solver.__name__, n)
+    ddim(sde, score, torch.zeros(2, 2), torch.linspace(1.0, 0.5, 4, dtype=F64), eta=0.5, progress=True)
+    assert capsys.readouterr().err.lstrip("\r").startswith("DDIM (eta=0.5): ")
+
+
+@pytest.mark.parametrize("solver", [ddim, edm_heun, dpmpp_2m])
+def test_deterministic_runs_leave_the_generator_untouched(solver):
+    """DDIM at eta = 0, Heun without churn and DPM-Solver++(2M) draw no noise: the generator
+    passed in continues exactly as if they had not run."""
+    sde = VPSDE()
+    gen, fresh = g(9), g(9)
+    x = sde.prior_sampling((8, 2), g(1), dtype=F64, device="cpu")
+    solver(sde, gaussian_score(sde, MU, S), x, torch.linspace(1.0, 1e-3, 6, dtype=F64), generator=gen)
+    assert torch.equal(gen.get_state(), fresh.get_state())
+
+
+@pytest.mark.parametrize("solver", [ddim, edm_heun, dpmpp_2m])
+def test_bad_samples_and_scores_are_named(solver):
+    sde, times = VPSDE(), torch.linspace(1.0, 0.5, 3, dtype=F64)
+    with pytest.raises(ValueError, match=r"^x must be a floating-point tensor of shape \(n, ...\)"):
+        solver(sde, gaussian_score(sde, MU, S), torch.zeros(3), times)
+    with pytest.raises(ValueError, match=r"^score_fn\(x, t\) must return a tensor of x's shape \(4, 2\), got \(4,\)$"):
+        solver(sde, lambda x, t: x[:, 0], torch.zeros(4, 2), times)
+
+
+@pytest.mark.parametrize("solver", [ddim, edm_heun, dpmpp_2m])
+def test_a_grid_that_ends_at_time_zero_ends_with_tweedies_formula(solver):
+    """On VP, sigma(0) = 0: the last step of every solver to sigma = 0 is the denoiser itself (Euler's
+    step for Heun, the first-order step for DPM-Solver++(2M), Eq. 12 with sigma' = 0 for DDIM), so
+    the run to 0 equals the run to t = 0.1 followed by Tweedie's formula there, finite, with no
+    score call at t = 0 (where the score of the data is not defined)."""
+    sde = VPSDE(0.1, 20.0)
+    x = sde.prior_sampling((16, 2), g(2), dtype=F64, device="cpu")
+    score = gaussian_score(sde, MU, S)
+    seen = []
+
+    def counted(x, t):
+        seen.append(float(t[0]))
+        return score(x, t)
+
+    times = torch.tensor([1.0, 0.5, 0.1, 0.0], dtype=F64)
+    out = solver(sde, counted, x, times)
+    before = solver(sde, score, x, times[:-1])
+    m, sd = (v.item() for v in sde.mean_std(torch.tensor([0.1], dtype=F64)))
+    torch.testing.assert_close(out, (before + sd**2 * score(before, torch.full((16,), 0.1, dtype=F64))) / m)
+    assert torch.isfinite(out).all() and min(seen) > 0
 
 
 # ---------------------------------------------------------------------- against the probability-flow ODE
@@ -467,6 +524,9 @@ def test_grid_helpers_check_their_arguments():
         edm_times(VPSDE(), 5, 1e-3, -7.0)
     with pytest.raises(TypeError, match="^sde must be a VESDE, VPSDE or SubVPSDE"):
         logsnr_times("vp", 5, 1e-3)
+    with pytest.raises(ValueError, match="^n_steps must be a positive integer, got 0"):
+        logsnr_times(VPSDE(), 0, 1e-3)
+    assert torch.equal(edm_times(VPSDE(), 6, 1e-3), edm_times(VPSDE(), 6, 1e-3, 7.0))  # Karras' rho = 7
     with pytest.raises(ValueError, match="^method='edm_heun' with options"):
         deterministic_gaussian_moments(VPSDE(), MU, S, "edm_heun", n_steps=4, s_churn=1.0)
     with pytest.raises(ValueError, match="^method='euler_maruyama'"):
@@ -536,5 +596,7 @@ def test_update_option_errors(method):
         run(sde, method, x, 4, update=3)
     with pytest.raises(ValueError, match=r"update '<lambda>' must return a tensor of shape \(8, 2\), got float"):
         run(sde, method, x, 4, update=lambda *a: 0.0)
+    with pytest.raises(ValueError, match=r"update '<lambda>' must return a tensor of shape \(8, 2\), got \(4, 2\)$"):
+        run(sde, method, x, 4, update=lambda x, *a: x[:4])
     with pytest.raises(ValueError, match="update"):
         run(sde, "ddim", x, 4, update=heun_update)

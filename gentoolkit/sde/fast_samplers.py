@@ -248,4 +248,4 @@ def logsnr_times(sde: SDE, n_steps: int, t_eps: float) -> torch.Tensor:
     return _times_of(sde, torch.exp(math.log(hi) + frac * (math.log(lo) - math.log(hi))), t_eps)
 
 
-__all__ = ["SPACINGS", "ddim", "dpmpp_2m", "edm_heun", "edm_times", "logsnr_times"]
+__all__ = ["SPACINGS", "ddim", "dpmpp_2m", "dpmpp_2m_update", "edm_heun", "edm_times", "heun_update", "logsnr_times"]
