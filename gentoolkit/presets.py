@@ -112,6 +112,9 @@ class GANConfig:
         choices=("none", "gp", "gp-one-sided", "r1", "clip"),
     )
     reg_weight: float = _hp(0.0, "weight of the regularizer (gp: lambda, r1: gamma, clip: c); 0: its default", low=0.0)
+    reg_every: int = _hp(
+        1, "lazy regularization: the penalty (gp or r1) every this many steps, times this (StyleGAN2)", low=1
+    )
     # optimisation
     lr_g: float = _hp(2e-4, "Adam learning rate of the generator", low=0.0, low_open=True)
     lr_d: float = _hp(2e-4, "Adam learning rate of the critic", low=0.0, low_open=True)
@@ -240,7 +243,7 @@ CONFIGS = {"gan": GANConfig, "ncsn": NCSNConfig, "vp": VPConfig}
 
 #: Hyper-parameters added after the first runs were saved, with the value that reproduces the
 #: behaviour before them; :func:`from_dict` fills them in when a saved config lacks them.
-ADDED_LATER = {"gan": {"pack": 1, "minibatch_std": 0}}
+ADDED_LATER = {"gan": {"pack": 1, "minibatch_std": 0, "reg_every": 1}}
 
 
 @dataclass(frozen=True)
@@ -376,6 +379,11 @@ def check(config):
             raise ValueError(f"{f.name}: {e}") from None
     if config.kind == "gan" and config.regularizer == "none" and config.reg_weight != 0:
         raise ValueError(f"reg_weight ({config.reg_weight:g}) is set but regularizer is none: choose a regularizer")
+    if config.kind == "gan" and config.regularizer in ("none", "clip") and config.reg_every != 1:
+        raise ValueError(
+            f"reg_every ({config.reg_every}) applies a penalty lazily but regularizer is {config.regularizer}: "
+            "choose gp, gp-one-sided or r1"
+        )
     if config.kind == "gan" and config.batch_size % config.pack:
         raise ValueError(f"batch_size ({config.batch_size}) must be a multiple of pack ({config.pack})")
     if config.kind == "gan" and config.minibatch_std and (config.batch_size // config.pack) % config.minibatch_std:

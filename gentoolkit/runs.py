@@ -53,7 +53,8 @@ def build_model(config) -> dict:
 def gan_train_kwargs(config) -> dict:
     """The keyword arguments of :func:`gentoolkit.gan.train.train_gan` that a GAN preset config
     sets besides the common ones (steps, batch, seed, EMA, precision): loss, setup, learning rates,
-    betas, n_D, PacGAN packing, regularizer and its weight (a weight of 0 means the loss's default), grid size."""
+    betas, n_D, PacGAN packing, regularizer, its weight (a weight of 0 means the loss's default) and
+    lazy interval, grid size."""
     reg = None if config.regularizer == "none" else config.regularizer
     return {
         "loss": config.loss,
@@ -65,6 +66,7 @@ def gan_train_kwargs(config) -> dict:
         "pack": config.pack,
         "regularizer": reg,
         "reg_weight": None if reg is None or config.reg_weight == 0 else config.reg_weight,
+        "reg_every": config.reg_every,
         "n_grid": config.n_grid,
     }
 

@@ -325,6 +325,11 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
         (["train", "mnist-dcgan-ns", "--out", "X", "--loss", "nope"], "loss"),
         (["train", "mnist-ncsn-cas", "--out", "X", "--n-sigmas", "4"], "CAS's beta is undefined"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--reg-weight", "1"], "regularizer is none"),
+        (
+            ["train", "mnist-dcgan-ns", "--out", "X", "--regularizer", "clip", "--reg-every", "4"],
+            "reg_every (4) applies a penalty lazily but regularizer is clip: choose gp, gp-one-sided or r1",
+        ),
+        (["train", "mnist-dcgan-ns", "--out", "X", "--reg-every", "0"], "argument --reg-every: must be >= 1, got 0"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--pack", "3"], "batch_size (64) must be a multiple of pack (3)"),
         (
             ["train", "mnist-dcgan-ns", "--out", "X", "--pack", "2", "--minibatch-std", "3"],
@@ -417,7 +422,8 @@ def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsy
     state = load_checkpoint(out / "checkpoint.pt")
     critic.load_state_dict(state["netD"])  # the trained critic has the packed input layer
     assert build_model(presets.get("mnist-dcgan-ns").config)["critic"].channels == 1
-    old = {k: v for k, v in hyper.items() if k not in ("pack", "minibatch_std")}  # saved before both existed
+    old = {k: v for k, v in hyper.items() if k not in ("pack", "minibatch_std", "reg_every")}  # saved before these
     assert presets.from_dict("gan", old).pack == 1 and presets.from_dict("gan", old).minibatch_std == 0
+    assert presets.from_dict("gan", old).reg_every == 1
     with pytest.raises(ValueError, match=r"missing hyper-parameters for a gan run: \['lr_g'\]"):
         presets.from_dict("gan", {k: v for k, v in old.items() if k != "lr_g"})

@@ -152,7 +152,11 @@ def test_same_seed_same_run_and_another_seed_differs():
     assert a.g_loss != c.g_loss and not torch.equal(pa[0], pc[0])
 
 
-@pytest.mark.parametrize("extra", [{}, {"regularizer": "gp", "n_d": 2, "unrolled_steps": 2}])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"regularizer": "gp", "n_d": 2, "unrolled_steps": 2}, {"regularizer": "r1", "reg_every": 3}],
+    ids=["plain", "gp-nd2-unrolled", "lazy-r1"],
+)
 def test_resume_is_exact(tmp_path, extra):
     """2k steps in one run == k steps, a checkpoint, a fresh process-like resume and k more
     steps: bit for bit in both networks and the whole history (GP interpolation, n_d critic
@@ -545,3 +549,43 @@ def test_pack_trains_resumes_exactly_and_names_bad_values(tmp_path):
     with pytest.raises(ValueError, match=r"batch_size=33 must be a multiple of pack=2"):
         tr.batch_size = 33
     assert tr.batch_size == 32
+
+
+@pytest.mark.parametrize("regularizer, weight", [("r1", 3.0), ("gp", 2.0)])
+def test_lazy_regularization_is_the_penalty_every_kth_step_times_k(regularizer, weight):
+    """reg_every = k (Karras et al. 2020, Sec. 3.1): the run equals, bit for bit, a run whose
+    regularizer is switched off in the steps that are not multiples of k and set to k times the
+    weight in those that are; the history's penalty is 0 in between. k = 1 is the plain run."""
+    k, n = 3, 7
+    lazy = _trainer(regularizer=regularizer, reg_weight=weight, reg_every=k, n_d=2)
+    by_hand = _trainer(regularizer=regularizer, reg_weight=weight, n_d=2)
+    for step in range(n):
+        if step % k == 0:
+            by_hand.configure(regularizer=regularizer, reg_weight=k * weight)
+        else:
+            by_hand.configure(regularizer=None)
+        lazy.step()
+        by_hand.step()
+    assert lazy.history.penalty == by_hand.history.penalty
+    assert [p != 0 for p in lazy.history.penalty] == [s % k == 0 for s in range(n)]
+    for p, q in zip(_params(lazy.generator, lazy.critic), _params(by_hand.generator, by_hand.critic)):
+        assert torch.equal(p, q)
+    plain, every = (
+        _trainer(regularizer=regularizer, reg_weight=weight),
+        _trainer(regularizer=regularizer, reg_weight=weight, reg_every=1),
+    )
+    plain.step(3)
+    every.step(3)
+    assert plain.history.penalty == every.history.penalty
+
+
+def test_lazy_regularization_needs_a_penalty():
+    with pytest.raises(ValueError, match=r"^reg_every must be a positive integer, got 0"):
+        _trainer(regularizer="r1", reg_every=0)
+    for reg in (None, "clip"):
+        with pytest.raises(
+            ValueError, match=rf"^reg_every=4 applies a penalty every 4 steps, but regularizer is {reg!r}"
+        ):
+            _trainer(regularizer=reg, reg_every=4)
+    with pytest.raises(ValueError, match=r"^reg_every=2 .* regularizer is None; choose a penalty"):
+        train_gan(MIX8, *_nets(), n_steps=1, reg_every=2, progress=False, device="cpu")

@@ -159,6 +159,14 @@ class GANTrainer:
         n_d: critic steps per generator step.
         regularizer / reg_weight: None or a key of :data:`REGULARIZERS`, and its weight (None:
             that regularizer's default).
+        reg_every: lazy regularization (Karras et al. 2020, "Analyzing and improving the image
+            quality of StyleGAN", Sec. 3.1): the penalty ("gp", "gp-one-sided" or "r1") enters the
+            critic's loss only in the generator steps whose index is a multiple of ``reg_every``,
+            multiplied by ``reg_every``, so its expected gradient is unchanged while its cost (a
+            second backward pass through the critic) is paid once in ``reg_every`` steps; the
+            history's penalty is 0 in the other steps. 1 (the default): every step. R1 every 16
+            steps was StyleGAN2's choice; on the MNIST DCGAN R1 costs 45% of a step (658 against
+            954 steps/min on 2 cores).
         unrolled_steps / unroll_backprop: the unrolled critic (Metz et al. 2016, in 003); see
             :meth:`step`.
         batch_size: real and fake points per step (each critic step and the generator step).
@@ -202,6 +210,7 @@ class GANTrainer:
         n_d: int | None = None,
         regularizer: str | None = None,
         reg_weight: float | None = None,
+        reg_every: int = 1,
         unrolled_steps: int = 0,
         unroll_backprop: bool = False,
         batch_size: int = 256,
@@ -241,6 +250,12 @@ class GANTrainer:
         self.loss = loss
         self.regularizer = regularizer
         self.reg_weight = reg_weight
+        self.reg_every = positive_int("reg_every", reg_every)
+        if self.reg_every > 1 and self._regularizer in (None, "clip"):
+            raise ValueError(
+                f"reg_every={self.reg_every} applies a penalty every {self.reg_every} steps, but regularizer is "
+                f"{self._regularizer!r}; choose a penalty (gp, gp-one-sided or r1) or reg_every=1"
+            )
         self.n_d = base["n_d"] if n_d is None else n_d
         self.unrolled_steps = unrolled_steps
         self.unroll_backprop = unroll_backprop
@@ -537,12 +552,23 @@ class GANTrainer:
             reg = f"raise reg_weight (now {self.reg_weight:g})"
         return f"lower lr_d (now {self.lr_d:g}) and lr_g (now {self.lr_g:g}), {reg}, or raise n_d (now {self.n_d})."
 
-    def _critic_loss(self, critic, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The critic's adversarial loss and the weighted penalty, for ``critic`` (the module or a
-        functional copy of it)."""
+    def _lazy(self, step: int) -> float:
+        """The penalty's factor in generator step ``step``: ``reg_every`` when it is a multiple of
+        it (lazy regularization), 0 otherwise; 1 when ``reg_every`` is 1."""
+        return float(self.reg_every) if step % self.reg_every == 0 else 0.0
+
+    def _critic_loss(
+        self, critic, real: torch.Tensor, fake: torch.Tensor, lazy: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critic's adversarial loss and the weighted penalty times ``lazy`` (:meth:`_lazy`;
+        0: not computed), for ``critic`` (the module or a functional copy of it)."""
         d = self._loss_fn.d_loss(self._critic_out(critic, real), self._critic_out(critic, fake))
         real, fake = self._packed(real), self._packed(fake)  # penalties on whole packs (PacGAN)
         reg, w = self._regularizer, self.reg_weight
+        if lazy == 0:  # a step without the penalty (lazy regularization)
+            reg = None
+        elif reg is not None and lazy != 1:
+            w = w * lazy
         if reg in ("gp", "gp-one-sided"):
             pen = w * regularizers.gradient_penalty(
                 critic, real, fake, generator=self.rng, one_sided=reg == "gp-one-sided"
@@ -590,7 +616,7 @@ class GANTrainer:
             else:
                 with torch.no_grad():
                     fake = self._fake(self._batch_size)
-            d, pen = self._critic_loss(critic, real, fake)
+            d, pen = self._critic_loss(critic, real, fake, self._lazy(step))
             total = d + pen
             check_finite(total, step, self._what("unrolled critic"), self._hint())
             grads = torch.autograd.grad(total, list(params.values()), create_graph=backprop)
@@ -608,13 +634,14 @@ class GANTrainer:
         return {**params, **buffers}
 
     def _critic_update(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One critic step (a fresh real and fake batch, loss + penalty, Adam, clipping);
-        returns (real batch, critic loss, penalty)."""
+        """One critic step (a fresh real and fake batch, loss + penalty, Adam, clipping) in
+        generator step (or :meth:`critic_steps`' count) ``step``; returns (real batch, critic
+        loss, penalty)."""
         D = self.critic
         real = self._draw(self.rng)
         with torch.no_grad():
             fake = self._fake(self._batch_size)
-        d, pen = self._critic_loss(D, real, fake)
+        d, pen = self._critic_loss(D, real, fake, self._lazy(step))
         total = d + pen
         check_finite(total, step, self._what("critic"), self._hint())
         self.opt_d.zero_grad(set_to_none=True)
@@ -794,6 +821,7 @@ def train_gan(
     n_d: int | None = None,
     regularizer: str | None = None,
     reg_weight: float | None = None,
+    reg_every: int = 1,
     unrolled_steps: int = 0,
     unroll_backprop: bool = False,
     batch_size: int = 256,
@@ -860,6 +888,7 @@ def train_gan(
         n_d=n_d,
         regularizer=regularizer,
         reg_weight=reg_weight,
+        reg_every=reg_every,
         unrolled_steps=unrolled_steps,
         unroll_backprop=unroll_backprop,
         batch_size=batch_size,
