@@ -128,15 +128,17 @@ def test_every_hyper_parameter_has_a_help_line_and_a_valid_value(name):
 
 def test_preset_values():
     gan, wgan = presets.get("mnist-dcgan-ns").config, presets.get("mnist-wgan-gp").config
-    assert (gan.loss, gan.setup, gan.ema, gan.batch_size, gan.lr_g, gan.beta1, gan.n_d) == (
+    assert (gan.loss, gan.setup, gan.ema, gan.batch_size, gan.lr_g, gan.lr_d, gan.beta1, gan.n_d) == (
         "ns",
         "dcgan",
         0.999,
         64,
-        2e-4,
+        4e-4,
+        4e-4,
         0.5,
         1,
     )
+    assert (gan.regularizer, gan.reg_weight, gan.reg_every, gan.n_steps) == ("r1", 0.0, 16, 8000)  # lazy R1, gamma 1
     assert (wgan.loss, wgan.regularizer, wgan.setup, wgan.norm_d, wgan.n_d) == ("wgan", "gp", "wgan-gp", "layer", 5)
     ncsn = presets.get("mnist-ncsn-cas").config
     assert (ncsn.sampler, ncsn.ema, ncsn.sigma_max, ncsn.sigma_min, ncsn.n_sigmas) == ("cas", 0.999, 35.0, 0.02, 96)
@@ -293,7 +295,7 @@ def test_overrides_reach_the_trainer_and_the_config(mnist_root, tmp_path, capsys
             assert seen["ema"] == 0.5 and seen["lr_g"] == 3e-4 and seen["betas"] == (0.5, 0.999)
             assert seen["ema_warmup"] is False
             hyper = json.loads((out / "config.json").read_text())["hyper"]
-            assert hyper["ema"] == 0.5 and hyper["lr_g"] == 3e-4 and hyper["lr_d"] == 2e-4
+            assert hyper["ema"] == 0.5 and hyper["lr_g"] == 3e-4 and hyper["lr_d"] == 4e-4  # lr_d: the preset's
     assert presets.get("mnist-dcgan-ns").config.ema_warmup is True  # off above, on by default
     # decay 0.5 follows the trained weights much more closely than 0.999
     assert dist["0.5"] < 0.8 * dist[None]
@@ -324,7 +326,15 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
         (["train", "mnist-dcgan-ns", "--out", "X", "--sigma-max", "3"], "unrecognized arguments: --sigma-max"),
         (["train", "mnist-dcgan-ns", "--out", "X", "--loss", "nope"], "loss"),
         (["train", "mnist-ncsn-cas", "--out", "X", "--n-sigmas", "4"], "CAS's beta is undefined"),
-        (["train", "mnist-dcgan-ns", "--out", "X", "--reg-weight", "1"], "regularizer is none"),
+        (
+            ["train", "mnist-dcgan-ns", "--out", "X", "--regularizer", "none", "--reg-weight", "1"],
+            "regularizer is none",
+        ),
+        (
+            ["train", "mnist-dcgan-ns", "--out", "X", "--regularizer", "none"],
+            "reg_every (16) applies a penalty lazily but regularizer is none: choose gp, gp-one-sided or r1, or "
+            "reg_every 1 (--reg-every 1)",
+        ),
         (
             ["train", "mnist-dcgan-ns", "--out", "X", "--regularizer", "clip", "--reg-every", "4"],
             "reg_every (4) applies a penalty lazily but regularizer is clip: choose gp, gp-one-sided or r1",

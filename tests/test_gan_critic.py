@@ -109,13 +109,15 @@ def test_train_gan_config_follows_the_config():
     data = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     run = train_gan_config(_tiny_config(), data, device="cpu")
     h = run["history"]
-    assert h.steps == 3 and h.seconds > 0 and all(p == 0 for p in h.penalty)
+    # the preset's lazy R1 (every 16 steps): a penalty in step 0 only
+    assert h.steps == 3 and h.seconds > 0 and h.penalty[0] > 0 and h.penalty[1:] == [0.0, 0.0]
     assert h.ema is run["generator"] and not run["generator"].training and not run["critic"].training
     x = run["generator"](torch.zeros(2, 4))
     assert x.shape == (2, 1, 28, 28)
-    r1 = train_gan_config(_tiny_config(regularizer="r1", reg_weight=3.0, norm_d="layer"), data, n_steps=2)
+    every = _tiny_config(regularizer="r1", reg_weight=3.0, reg_every=1, norm_d="layer")
+    r1 = train_gan_config(every, data, n_steps=2)
     assert r1["history"].steps == 2 and all(p > 0 for p in r1["history"].penalty)
-    same = train_gan_config(_tiny_config(regularizer="r1", reg_weight=3.0, norm_d="layer"), data, n_steps=2)
+    same = train_gan_config(every, data, n_steps=2)
     assert r1["history"].d_loss == same["history"].d_loss  # the config's seed: the same run
 
 
