@@ -477,7 +477,10 @@ def _train(args) -> dict:
             else:
                 from gentoolkit.sde import sde_dsm_loss
 
-                sigmas, loss = None, functools.partial(sde_dsm_loss, sde=_sde(c), t_eps=c.t_eps)
+                times = {}
+                if c.t_sampling == "lognormal":
+                    times = {"p_mean": c.p_mean, "p_std": c.p_std, "uniform_frac": c.uniform_frac}
+                sigmas, loss = None, functools.partial(sde_dsm_loss, sde=_sde(c), t_eps=c.t_eps, **times)
             res = train_score(
                 net,
                 mnist,

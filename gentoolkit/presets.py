@@ -49,7 +49,9 @@ The four presets (MNIST in [-1, 1], 28 x 28, ``x / 127.5 - 1``):
   :class:`gentoolkit.sde.ScaledScore` for the VP SDE (beta 0.1 .. 20, Song et al. 2021),
   trained with :func:`gentoolkit.sde.sde_dsm_loss` and sampled with Gotta Go Fast (001,
   Alg. 6) at eps_rel = 0.02, eps_abs = 2 / 256 (one 8-bit level of data in [-1, 1], 001
-  Sec. 10.4.1.2); ``--sampler em`` uses Euler-Maruyama with 1,000 steps instead.
+  Sec. 10.4.1.2); ``--sampler em`` uses Euler-Maruyama with 1,000 steps instead. Training
+  times are uniform (Eq. 2.19); ``--t-sampling lognormal`` draws them with EDM's log-normal
+  noise levels instead (Karras et al. 2022, Sec. 5; ``--p-mean``, ``--p-std``, ``--uniform-frac``).
 
 ``n_steps`` are for a GPU (about 10-40 minutes each on one); use ``--steps`` for shorter runs.
 """
@@ -218,6 +220,17 @@ class VPConfig:
     t_eps: float = _hp(
         1e-3, "smallest time, of training and of sampling", low=0.0, high=1.0, low_open=True, high_open=True
     )
+    t_sampling: str = _hp(
+        "uniform",
+        "training times: uniform on [t_eps, 1] (Eq. 2.19), or lognormal: log sigma(t) ~ N(p_mean, p_std^2), "
+        "sigma = std / mean (Karras et al. 2022, Sec. 5)",
+        choices=("uniform", "lognormal"),
+    )
+    p_mean: float = _hp(-1.2, "mean of log sigma(t) (t_sampling lognormal)")
+    p_std: float = _hp(1.2, "std of log sigma(t) (t_sampling lognormal)", low=0.0, low_open=True)
+    uniform_frac: float = _hp(
+        0.0, "share of each batch at uniform times (t_sampling lognormal; the rest log-normal)", low=0.0, high=1.0
+    )
     # optimisation
     lr: float = _hp(2e-4, "Adam learning rate", low=0.0, low_open=True)
     lr_decay: bool = _hp(True, "cosine decay of the lr to lr / 20 over the run")
@@ -249,7 +262,10 @@ CONFIGS = {"gan": GANConfig, "ncsn": NCSNConfig, "vp": VPConfig}
 
 #: Hyper-parameters added after the first runs were saved, with the value that reproduces the
 #: behaviour before them; :func:`from_dict` fills them in when a saved config lacks them.
-ADDED_LATER = {"gan": {"pack": 1, "minibatch_std": 0, "reg_every": 1}}
+ADDED_LATER = {
+    "gan": {"pack": 1, "minibatch_std": 0, "reg_every": 1},
+    "vp": {"t_sampling": "uniform", "p_mean": -1.2, "p_std": 1.2, "uniform_frac": 0.0},
+}
 
 
 @dataclass(frozen=True)
@@ -400,6 +416,14 @@ def check(config):
         )
     if config.kind == "ncsn" and not config.sigma_max > config.sigma_min:
         raise ValueError(f"sigma_max ({config.sigma_max:g}) must be > sigma_min ({config.sigma_min:g})")
+    if config.kind == "vp" and config.t_sampling == "uniform":
+        defaults = {f.name: f.default for f in fields(config)}
+        for name in ("p_mean", "p_std", "uniform_frac"):
+            if getattr(config, name) != defaults[name]:
+                raise ValueError(
+                    f"{name} ({getattr(config, name):g}) shapes log-normal training times but t_sampling is uniform: "
+                    "add --t-sampling lognormal"
+                )
     if config.kind == "vp" and not config.beta_max > config.beta_min:
         raise ValueError(f"beta_max ({config.beta_max:g}) must be > beta_min ({config.beta_min:g})")
     return config

@@ -340,6 +340,14 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
             "reg_every (4) applies a penalty lazily but regularizer is clip: choose gp, gp-one-sided or r1",
         ),
         (["train", "mnist-dcgan-ns", "--out", "X", "--reg-every", "0"], "argument --reg-every: must be >= 1, got 0"),
+        (
+            ["train", "mnist-vp-ggf", "--out", "X", "--t-sampling", "uniform", "--p-mean", "3"],
+            "p_mean (3) shapes log-normal training times but t_sampling is uniform: add --t-sampling lognormal",
+        ),
+        (
+            ["train", "mnist-vp-ggf", "--out", "X", "--t-sampling", "uniform", "--uniform-frac", "0.3"],
+            "uniform_frac (0.3) shapes log-normal training times but t_sampling is uniform",
+        ),
         (["train", "mnist-dcgan-ns", "--out", "X", "--pack", "3"], "batch_size (64) must be a multiple of pack (3)"),
         (
             ["train", "mnist-dcgan-ns", "--out", "X", "--pack", "2", "--minibatch-std", "3"],
@@ -437,3 +445,46 @@ def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsy
     assert presets.from_dict("gan", old).reg_every == 1
     with pytest.raises(ValueError, match=r"missing hyper-parameters for a gan run: \['lr_g'\]"):
         presets.from_dict("gan", {k: v for k, v in old.items() if k != "lr_g"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "times"),
+    [
+        ([], "preset"),
+        (["--t-sampling", "uniform"], {}),
+        (["--t-sampling", "lognormal"], {"p_mean": -1.2, "p_std": 1.2, "uniform_frac": 0.0}),  # EDM's
+        (
+            ["--t-sampling", "lognormal", "--p-mean", "-0.5", "--p-std", "1.5", "--uniform-frac", "0.25"],
+            {"p_mean": -0.5, "p_std": 1.5, "uniform_frac": 0.25},
+        ),
+    ],
+)
+def test_vp_training_times_reach_the_loss(extra, times, mnist_root, tmp_path, capsys, monkeypatch):
+    """--t-sampling / --p-mean / --p-std / --uniform-frac reach sde_dsm_loss (uniform passes neither), and a config
+    saved before these fields loads with uniform times, as it was trained."""
+    import gentoolkit.train as train
+
+    seen = {}
+    real = train.train_score
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_score", spy)
+    out = tmp_path / "vp"
+    code, _, err = run(train_args("mnist-vp-ggf", out, mnist_root, *SMALL["mnist-vp-ggf"], *extra), capsys)
+    assert code == 0, err
+    vp = presets.get("mnist-vp-ggf").config
+    if times == "preset":
+        times = (
+            {}
+            if vp.t_sampling == "uniform"
+            else {"p_mean": vp.p_mean, "p_std": vp.p_std, "uniform_frac": vp.uniform_frac}
+        )
+    keywords = seen["loss"].keywords
+    assert {k: keywords[k] for k in ("p_mean", "p_std", "uniform_frac") if k in keywords} == times
+    hyper = json.loads((out / "config.json").read_text())["hyper"]
+    assert hyper["t_sampling"] == ("lognormal" if times else "uniform")
+    old = {k: v for k, v in hyper.items() if k not in ("t_sampling", "p_mean", "p_std", "uniform_frac")}  # older
+    assert presets.from_dict("vp", old).t_sampling == "uniform"

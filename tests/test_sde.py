@@ -938,3 +938,72 @@ def test_sde_dsm_loss_with_its_own_t_eps_and_named_arguments():
     assert ScaledScore(sde, Half())(xs, ts).dtype == torch.float32
     with pytest.raises(ValueError, match="^data_std must be a finite number > 0"):
         ScaledScore(sde, Half(), data_std=0.0)
+
+
+# --------------------------------------------------- log-normal training times (EDM, Sec. 5)
+from gentoolkit.sde import lognormal_times  # noqa: E402
+
+
+@pytest.mark.parametrize("sde", [VPSDE(), VESDE(sigma_min=0.01, sigma_max=50.0), SubVPSDE()], ids=repr)
+@pytest.mark.parametrize(("p_mean", "p_std"), [(-1.2, 1.2), (-0.5, 1.5), (1.0, 0.4)])
+def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_std):
+    """log edm_sigma(t) at U(0, 1) draws u is scipy's truncnorm quantile at u on [log sigma(t_eps),
+    log sigma(T)] (catches a flipped p_mean, p_std used as a variance, a missing truncation or a
+    wrong end), and t stays in [t_eps, T] in u's dtype."""
+    from scipy.stats import truncnorm
+
+    t_eps = 1e-3
+    u = torch.cat([torch.arange(200, dtype=F64) / 200, torch.tensor([1 - 2**-53], dtype=F64)])  # rand's range
+    t = lognormal_times(sde, u, t_eps=t_eps, p_mean=p_mean, p_std=p_std)
+    lo, hi = (math.log(sde.edm_sigma(torch.tensor(v, dtype=F64)).item()) for v in (t_eps, sde.T))
+    ref = truncnorm((lo - p_mean) / p_std, (hi - p_mean) / p_std, loc=p_mean, scale=p_std).ppf(u.numpy())
+    log_sigma = torch.log(sde.edm_sigma(t))
+    torch.testing.assert_close(log_sigma[:-1], torch.from_numpy(ref[:-1]), rtol=1e-6, atol=1e-6)
+    # rand's largest draw: finite (Phi^-1 of 1 would be inf), near the top end
+    assert abs(log_sigma[-1].item() - ref[-1]) < 1e-4, (log_sigma[-1], ref[-1])
+    assert t.min().item() >= t_eps and t.max().item() <= sde.T
+    assert lognormal_times(sde, u.float(), t_eps=t_eps, p_mean=p_mean, p_std=p_std).dtype == torch.float32
+
+
+@pytest.mark.parametrize("uniform_frac", [0.0, 0.25])
+def test_sde_dsm_loss_with_lognormal_times_by_hand(uniform_frac):
+    """p_mean, p_std: the loss replayed by hand with the scipy quantiles as times (one uniform draw
+    per sample, then the noise: catches uniform times kept, or a second draw); uniform_frac 0.25
+    keeps the first 16 of 64 samples at uniform times (catches the share ignored, inverted or
+    taken from the wrong end)."""
+    from scipy.stats import truncnorm
+
+    sde, mix = VPSDE(), toy2d.get("8gaussians")
+    x = mix.sample(64, g(70)).double()
+    exact = mixture_score(mix, sde)
+    value = sde_dsm_loss(exact, x, g(71), sde=sde, p_mean=-0.5, p_std=1.5, uniform_frac=uniform_frac)
+    gen = g(71)
+    u = torch.rand(64, generator=gen, dtype=F64)
+    lo, hi = (math.log(sde.edm_sigma(torch.tensor(v, dtype=F64)).item()) for v in (sde.t_eps, sde.T))
+    log_sigma = truncnorm((lo + 0.5) / 1.5, (hi + 0.5) / 1.5, loc=-0.5, scale=1.5).ppf(u.numpy())
+    t = sde.edm_time(torch.exp(torch.from_numpy(log_sigma)))
+    k = int(64 * uniform_frac)
+    t[:k] = sde.t_eps + (1 - sde.t_eps) * u[:k]
+    z = torch.randn(64, 2, generator=gen, dtype=F64)
+    mean, std = sde.marginal_prob(x, t)
+    torch.testing.assert_close(value, 0.5 * ((std * exact(mean + std * z, t) + z) ** 2).sum(1).mean())
+    uniform = sde_dsm_loss(exact, x, g(71), sde=sde)
+    assert value.item() != pytest.approx(uniform.item(), rel=1e-3)
+    all_uniform = sde_dsm_loss(exact, x, g(71), sde=sde, p_mean=-0.5, p_std=1.5, uniform_frac=1.0)
+    torch.testing.assert_close(all_uniform, uniform)
+
+
+def test_sde_dsm_loss_lognormal_arguments_are_checked():
+    sde, x = VPSDE(), torch.zeros(8, 2, dtype=F64)
+    exact = mixture_score(toy2d.get("8gaussians"), sde)
+    for kwargs, msg in [
+        ({"p_mean": -0.5}, r"^p_mean and p_std go together: give both .* got p_mean=-0.5, p_std=None"),
+        ({"p_std": 1.5}, r"^p_mean and p_std go together: .* got p_mean=None, p_std=1.5"),
+        ({"p_mean": float("nan"), "p_std": 1.0}, r"^p_mean must be a finite number, got nan"),
+        ({"p_mean": True, "p_std": 1.0}, r"^p_mean must be a finite number, got True"),
+        ({"p_mean": 0.0, "p_std": 0.0}, r"^p_std must be a finite number > 0, got 0.0"),
+        ({"p_mean": 0.0, "p_std": 1.0, "uniform_frac": 1.5}, r"^uniform_frac must lie in \[0, 1\], got 1.5"),
+        ({"p_mean": 0.0, "p_std": 1.0, "uniform_frac": -0.1}, r"^uniform_frac must be a finite number >= 0, got -0.1"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            sde_dsm_loss(exact, x, sde=sde, **kwargs)

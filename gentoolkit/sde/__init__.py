@@ -43,7 +43,7 @@ from gentoolkit.sde.solvers import (
     sample,
     tweedie,
 )
-from gentoolkit.sde.training import ScaledScore, sde_dsm_loss
+from gentoolkit.sde.training import ScaledScore, lognormal_times, sde_dsm_loss
 
 __all__ = [
     "GGFStats",
@@ -72,6 +72,7 @@ __all__ = [
     "langevin_corrector",
     "log_likelihood",
     "logsnr_times",
+    "lognormal_times",
     "mixture_log_prob",
     "mixture_score",
     "ode",

@@ -9,9 +9,17 @@ whose minimiser is grad log p_t (the same argument as Eq. 2.9-2.11, one level pe
 :class:`ScaledScore` wraps a time-conditional network as std(t)^{-1} net(x / c(t), t) with
 c(t) = sqrt(m(t)^2 data_std^2 + std(t)^2), so the network sees unit-scale inputs and
 produces an O(1) output at every t (the scaling of Song et al.'s VE models, extended to VP).
+
+The times need not be uniform: :func:`lognormal_times` draws them so that EDM's noise level
+sigma(t) = std(t) / m(t) is log-normal (Karras et al. 2022, Sec. 5), which keeps the minimiser
+and spends the batch where the loss can still fall (``--t-sampling lognormal`` of the MNIST VP
+preset; its README section has what it did there).
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import torch
 from torch import nn
@@ -35,13 +43,65 @@ class ScaledScore(nn.Module):
         return self.net(x / per_sample(c, x), t) / per_sample(s, x)
 
 
-def sde_dsm_loss(score_net, x: torch.Tensor, generator: torch.Generator | None = None, *, sde: SDE, t_eps=None):
+def lognormal_times(sde: SDE, u: torch.Tensor, *, t_eps: float, p_mean: float, p_std: float) -> torch.Tensor:
+    """Times t in [t_eps, T] whose noise level sigma(t) = ``sde.edm_sigma(t)`` is log-normal,
+    log sigma ~ N(p_mean, p_std^2) truncated to [log sigma(t_eps), log sigma(T)] (EDM's training
+    noise distribution, Karras et al. 2022, Sec. 5 and Table 1: p_mean -1.2, p_std 1.2 for
+    images in [-1, 1]), one per U(0, 1) draw in ``u`` by inverting the truncated normal's CDF
+    Phi: log sigma = p_mean + p_std Phi^-1(a + (b - a) u) with a, b = Phi((log sigma(end) - p_mean)
+    / p_std), then t = ``sde.edm_time(sigma)`` (computed in float64; returned in u's dtype)."""
+    lo, hi = torch.log(sde.edm_sigma(torch.tensor([t_eps, sde.T], dtype=torch.float64, device=u.device)))
+    dtype, u = u.dtype, u.double()
+    a, b = torch.special.ndtr((torch.stack([lo, hi]) - p_mean) / p_std)
+    q = a + (b - a) * u
+    # the upper half from the upper tail, 1 - q = (1 - b) + (b - a)(1 - u): no cancellation near 1
+    upper = torch.special.ndtr((p_mean - hi) / p_std) + (b - a) * (1 - u)
+    z = torch.where(q <= 0.5, torch.special.ndtri(q), -torch.special.ndtri(upper))
+    log_sigma = (p_mean + p_std * z).clamp(lo, hi)  # Phi^-1 of 0 is -inf where the tail underflows
+    return sde.edm_time(torch.exp(log_sigma)).clamp(t_eps, sde.T).to(dtype)
+
+
+def sde_dsm_loss(
+    score_net,
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    sde: SDE,
+    t_eps=None,
+    p_mean: float | None = None,
+    p_std: float | None = None,
+    uniform_frac: float = 0.0,
+):
     """The loss of Eq. 2.19 with lambda(t) = std(t)^2 on a batch ``x`` of clean data; the
     signature fits :func:`gentoolkit.train.train_score`'s callable ``loss`` through
-    ``functools.partial(sde_dsm_loss, sde=...)``."""
+    ``functools.partial(sde_dsm_loss, sde=...)``.
+
+    t ~ U(t_eps, T) by default. With ``p_mean`` and ``p_std`` the times are drawn instead so that
+    log sigma(t) ~ N(p_mean, p_std^2) (:func:`lognormal_times`): the same loss per t, so the same
+    minimiser (the score at every t), but the batch spends its samples where the loss can still
+    be lowered: uniform t puts half of them at sigma > 3, where a digit is gone (VP, beta_max 20),
+    EDM's p_mean -1.2, p_std 1.2 put 3% there. ``uniform_frac`` keeps that share of each batch
+    (its first round(uniform_frac n) samples) at uniform times, so that the highest noise levels,
+    where the sampler starts, are still trained. In expectation this is Eq. 2.19 with
+    lambda(t) = std(t)^2 p(t) (T - t_eps), p the density of t."""
     x = batch("x", x)
     t_eps = positive_float("t_eps", sde.t_eps if t_eps is None else t_eps)
-    t = t_eps + (sde.T - t_eps) * uniform((x.shape[0],), generator, like=x)
+    if (p_mean is None) != (p_std is None):
+        raise ValueError(
+            f"p_mean and p_std go together: give both (log-normal noise levels) or neither (t uniform), "
+            f"got p_mean={p_mean!r}, p_std={p_std!r}"
+        )
+    uniform_frac = positive_float("uniform_frac", uniform_frac, allow_zero=True)
+    if uniform_frac > 1:
+        raise ValueError(f"uniform_frac must lie in [0, 1], got {uniform_frac}")
+    u = uniform((x.shape[0],), generator, like=x)
+    t = t_eps + (sde.T - t_eps) * u
+    if p_mean is not None:
+        if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real) or not math.isfinite(p_mean):
+            raise ValueError(f"p_mean must be a finite number, got {p_mean!r}")
+        p_std = positive_float("p_std", p_std)
+        k = round(uniform_frac * x.shape[0])
+        t = torch.cat([t[:k], lognormal_times(sde, u[k:], t_eps=t_eps, p_mean=float(p_mean), p_std=p_std)])
     z = randn(x.shape, generator, like=x)
     mean, std = sde.marginal_prob(x, t)
     s = call_score(score_net, mean + std * z, t, "score_net", cond="t")
