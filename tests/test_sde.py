@@ -945,7 +945,7 @@ from gentoolkit.sde import lognormal_times  # noqa: E402
 
 
 @pytest.mark.parametrize("sde", [VPSDE(), VESDE(sigma_min=0.01, sigma_max=50.0), SubVPSDE()], ids=repr)
-@pytest.mark.parametrize(("p_mean", "p_std"), [(-1.2, 1.2), (-0.5, 1.5), (1.0, 0.4)])
+@pytest.mark.parametrize(("p_mean", "p_std"), [(-1.2, 1.2), (-0.5, 1.5), (1.0, 0.4), (1.0, 0.1)])
 def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_std):
     """log edm_sigma(t) at U(0, 1) draws u is scipy's truncnorm quantile at u on [log sigma(t_eps),
     log sigma(T)] (catches a flipped p_mean, p_std used as a variance, a missing truncation or a
@@ -953,7 +953,10 @@ def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_st
     from scipy.stats import truncnorm
 
     t_eps = 1e-3
-    u = torch.cat([torch.arange(200, dtype=F64) / 200, torch.tensor([1 - 2**-53], dtype=F64)])  # rand's range
+    # rand's range [0, 1) with its smallest positive draw; (1.0, 0.1) puts Phi(lower end) below
+    # float64's range, so u = 0 maps to sigma 0 before the clamp to t_eps
+    u = torch.cat([torch.tensor([2**-53], dtype=F64), torch.arange(200, dtype=F64) / 200])
+    u = torch.cat([u, torch.tensor([1 - 2**-53], dtype=F64)])
     t = lognormal_times(sde, u, t_eps=t_eps, p_mean=p_mean, p_std=p_std)
     lo, hi = (math.log(sde.edm_sigma(torch.tensor(v, dtype=F64)).item()) for v in (t_eps, sde.T))
     ref = truncnorm((lo - p_mean) / p_std, (hi - p_mean) / p_std, loc=p_mean, scale=p_std).ppf(u.numpy())
@@ -962,6 +965,7 @@ def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_st
     # rand's largest draw: finite (Phi^-1 of 1 would be inf), near the top end
     assert abs(log_sigma[-1].item() - ref[-1]) < 1e-4, (log_sigma[-1], ref[-1])
     assert t.min().item() >= t_eps and t.max().item() <= sde.T
+    assert (t[1] == t_eps).item() or p_std > 0.1  # u = 0 at the lower end
     assert lognormal_times(sde, u.float(), t_eps=t_eps, p_mean=p_mean, p_std=p_std).dtype == torch.float32
 
 
@@ -976,7 +980,8 @@ def test_sde_dsm_loss_with_lognormal_times_by_hand(uniform_frac):
     sde, mix = VPSDE(), toy2d.get("8gaussians")
     x = mix.sample(64, g(70)).double()
     exact = mixture_score(mix, sde)
-    value = sde_dsm_loss(exact, x, g(71), sde=sde, p_mean=-0.5, p_std=1.5, uniform_frac=uniform_frac)
+    share = {"uniform_frac": uniform_frac} if uniform_frac else {}  # 0 is the default
+    value = sde_dsm_loss(exact, x, g(71), sde=sde, p_mean=-0.5, p_std=1.5, **share)
     gen = g(71)
     u = torch.rand(64, generator=gen, dtype=F64)
     lo, hi = (math.log(sde.edm_sigma(torch.tensor(v, dtype=F64)).item()) for v in (sde.t_eps, sde.T))

@@ -57,8 +57,9 @@ def lognormal_times(sde: SDE, u: torch.Tensor, *, t_eps: float, p_mean: float, p
     # the upper half from the upper tail, 1 - q = (1 - b) + (b - a)(1 - u): no cancellation near 1
     upper = torch.special.ndtr((p_mean - hi) / p_std) + (b - a) * (1 - u)
     z = torch.where(q <= 0.5, torch.special.ndtri(q), -torch.special.ndtri(upper))
-    log_sigma = (p_mean + p_std * z).clamp(lo, hi)  # Phi^-1 of 0 is -inf where the tail underflows
-    return sde.edm_time(torch.exp(log_sigma)).clamp(t_eps, sde.T).to(dtype)
+    # where Phi(lower end) underflows to 0, u = 0 gives Phi^-1(0) = -inf, sigma 0, t 0: clamped to t_eps
+    # (edm_time itself keeps t <= T)
+    return sde.edm_time(torch.exp(p_mean + p_std * z)).clamp_min(t_eps).to(dtype)
 
 
 def sde_dsm_loss(
