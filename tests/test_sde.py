@@ -1012,3 +1012,12 @@ def test_sde_dsm_loss_lognormal_arguments_are_checked():
     ]:
         with pytest.raises(ValueError, match=msg):
             sde_dsm_loss(exact, x, sde=sde, **kwargs)
+    u = torch.rand(4, dtype=F64)
+    with pytest.raises(TypeError, match=r"^u must be a floating-point tensor of U\(0, 1\) draws, got list"):
+        lognormal_times(sde, [0.5], t_eps=1e-3, p_mean=0.0, p_std=1.0)
+    with pytest.raises(ValueError, match=r"^p_std must be a finite number > 0, got -1.0"):
+        lognormal_times(sde, u, t_eps=1e-3, p_mean=0.0, p_std=-1.0)
+    with pytest.raises(ValueError, match=r"^t_eps must be a finite number > 0, got 0.0"):
+        lognormal_times(sde, u, t_eps=0.0, p_mean=0.0, p_std=1.0)
+    with pytest.raises(ValueError, match=r"^p_mean must be a finite number, got inf"):
+        lognormal_times(sde, u, t_eps=1e-3, p_mean=float("inf"), p_std=1.0)

@@ -50,6 +50,11 @@ def lognormal_times(sde: SDE, u: torch.Tensor, *, t_eps: float, p_mean: float, p
     images in [-1, 1]), one per U(0, 1) draw in ``u`` by inverting the truncated normal's CDF
     Phi: log sigma = p_mean + p_std Phi^-1(a + (b - a) u) with a, b = Phi((log sigma(end) - p_mean)
     / p_std), then t = ``sde.edm_time(sigma)`` (computed in float64; returned in u's dtype)."""
+    if not isinstance(u, torch.Tensor) or not u.is_floating_point():
+        raise TypeError(f"u must be a floating-point tensor of U(0, 1) draws, got {type(u).__name__}")
+    t_eps, p_std = positive_float("t_eps", t_eps), positive_float("p_std", p_std)
+    if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real) or not math.isfinite(p_mean):
+        raise ValueError(f"p_mean must be a finite number, got {p_mean!r}")
     lo, hi = torch.log(sde.edm_sigma(torch.tensor([t_eps, sde.T], dtype=torch.float64, device=u.device)))
     dtype, u = u.dtype, u.double()
     a, b = torch.special.ndtr((torch.stack([lo, hi]) - p_mean) / p_std)
@@ -97,12 +102,9 @@ def sde_dsm_loss(
         raise ValueError(f"uniform_frac must lie in [0, 1], got {uniform_frac}")
     u = uniform((x.shape[0],), generator, like=x)
     t = t_eps + (sde.T - t_eps) * u
-    if p_mean is not None:
-        if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real) or not math.isfinite(p_mean):
-            raise ValueError(f"p_mean must be a finite number, got {p_mean!r}")
-        p_std = positive_float("p_std", p_std)
+    if p_mean is not None:  # (lognormal_times checks p_mean and p_std)
         k = round(uniform_frac * x.shape[0])
-        t = torch.cat([t[:k], lognormal_times(sde, u[k:], t_eps=t_eps, p_mean=float(p_mean), p_std=p_std)])
+        t = torch.cat([t[:k], lognormal_times(sde, u[k:], t_eps=t_eps, p_mean=p_mean, p_std=p_std)])
     z = randn(x.shape, generator, like=x)
     mean, std = sde.marginal_prob(x, t)
     s = call_score(score_net, mean + std * z, t, "score_net", cond="t")
