@@ -55,9 +55,10 @@ def lognormal_times(sde: SDE, u: torch.Tensor, *, t_eps: float, p_mean: float, p
     t_eps, p_std = positive_float("t_eps", t_eps), positive_float("p_std", p_std)
     if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real) or not math.isfinite(p_mean):
         raise ValueError(f"p_mean must be a finite number, got {p_mean!r}")
-    lo, hi = torch.log(sde.edm_sigma(torch.tensor([t_eps, sde.T], dtype=torch.float64, device=u.device)))
+    log_ends = torch.log(sde.edm_sigma(torch.tensor([t_eps, sde.T], dtype=torch.float64, device=u.device)))
     dtype, u = u.dtype, u.double()
-    a, b = torch.special.ndtr((torch.stack([lo, hi]) - p_mean) / p_std)
+    a, b = torch.special.ndtr((log_ends - p_mean) / p_std)
+    hi = log_ends[1]
     q = a + (b - a) * u
     # the upper half from the upper tail, 1 - q = (1 - b) + (b - a)(1 - u): no cancellation near 1
     upper = torch.special.ndtr((p_mean - hi) / p_std) + (b - a) * (1 - u)
