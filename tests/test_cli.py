@@ -86,6 +86,19 @@ def run(argv, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+def spy_on(monkeypatch, module, name) -> dict:
+    """Replace ``module.name`` by a wrapper that records its keyword arguments (in the returned dict)
+    and then calls the real function."""
+    seen, real = {}, getattr(module, name)
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
 def tensors(state, prefix=""):
     """Every tensor of a (nested) checkpoint, by dotted key."""
     if isinstance(state, torch.Tensor):
@@ -272,14 +285,7 @@ def test_resume_gives_the_uninterrupted_run_bit_for_bit(name, mnist_root, tmp_pa
 def test_overrides_reach_the_trainer_and_the_config(mnist_root, tmp_path, capsys, monkeypatch):
     import gentoolkit.gan.train as gan_train
 
-    seen = {}
-    real = gan_train.train_gan
-
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gan_train, "train_gan", spy)
+    seen = spy_on(monkeypatch, gan_train, "train_gan")
     dist = {}
     for ema in ("0.5", None):
         out = tmp_path / f"ema{ema}"
@@ -464,14 +470,7 @@ def test_vp_training_times_reach_the_loss(extra, times, mnist_root, tmp_path, ca
     saved before these fields loads with uniform times, as it was trained."""
     import gentoolkit.train as train
 
-    seen = {}
-    real = train.train_score
-
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train, "train_score", spy)
+    seen = spy_on(monkeypatch, train, "train_score")
     out = tmp_path / "vp"
     code, _, err = run(train_args("mnist-vp-ggf", out, mnist_root, *SMALL["mnist-vp-ggf"], *extra), capsys)
     assert code == 0, err
