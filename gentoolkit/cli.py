@@ -477,10 +477,12 @@ def _train(args) -> dict:
             else:
                 from gentoolkit.sde import sde_dsm_loss
 
-                times = {}
+                options = {}  # the loss's defaults: uniform times, eps weighting
                 if c.t_sampling == "lognormal":
-                    times = {"p_mean": c.p_mean, "p_std": c.p_std, "uniform_frac": c.uniform_frac}
-                sigmas, loss = None, functools.partial(sde_dsm_loss, sde=_sde(c), t_eps=c.t_eps, **times)
+                    options = {"p_mean": c.p_mean, "p_std": c.p_std, "uniform_frac": c.uniform_frac}
+                if c.precond == "edm":
+                    options.update(weighting="edm", data_std=c.data_std)
+                sigmas, loss = None, functools.partial(sde_dsm_loss, sde=_sde(c), t_eps=c.t_eps, **options)
             res = train_score(
                 net,
                 mnist,

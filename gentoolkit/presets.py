@@ -214,6 +214,12 @@ class VPConfig:
     attn_resolutions: tuple = _hp((7,), _UNET_HELP["attn_resolutions"], low=1)
     dropout: float = _hp(0.0, _UNET_HELP["dropout"], low=0.0, high=1.0, high_open=True)
     data_std: float = _hp(0.5, "data std of ScaledScore's input scaling c(t)", low=0.0, low_open=True)
+    precond: str = _hp(
+        "eps",
+        "the U-Net's output: eps (std(t) times the score), or edm: EDM's F with a skip of the input "
+        "(Karras et al. 2022, Table 1) and its loss weight 1 + sigma^2 / data_std^2 (needs t_sampling lognormal)",
+        choices=("eps", "edm"),
+    )
     # SDE
     beta_min: float = _hp(0.1, "VP SDE beta(0)", low=0.0, low_open=True)
     beta_max: float = _hp(20.0, "VP SDE beta(1)", low=0.0, low_open=True)
@@ -264,7 +270,7 @@ CONFIGS = {"gan": GANConfig, "ncsn": NCSNConfig, "vp": VPConfig}
 #: behaviour before them; :func:`from_dict` fills them in when a saved config lacks them.
 ADDED_LATER = {
     "gan": {"pack": 1, "minibatch_std": 0, "reg_every": 1},
-    "vp": {"t_sampling": "uniform", "p_mean": -1.2, "p_std": 1.2, "uniform_frac": 0.0},
+    "vp": {"t_sampling": "uniform", "p_mean": -1.2, "p_std": 1.2, "uniform_frac": 0.0, "precond": "eps"},
 }
 
 
@@ -424,6 +430,11 @@ def check(config):
                     f"{name} ({getattr(config, name):g}) shapes log-normal training times but t_sampling is uniform: "
                     "add --t-sampling lognormal"
                 )
+        if config.precond == "edm":
+            raise ValueError(
+                "precond edm weights the loss by 1 + sigma^2 / data_std^2 (about 10^5 at t = 1), which uniform "
+                "t_sampling reaches as often as any other time: add --t-sampling lognormal"
+            )
     if config.kind == "vp" and not config.beta_max > config.beta_min:
         raise ValueError(f"beta_max ({config.beta_max:g}) must be > beta_min ({config.beta_min:g})")
     return config

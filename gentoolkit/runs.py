@@ -47,7 +47,7 @@ def build_model(config) -> dict:
         return {"model": unet(cond="sigma", data_std=c.data_std)}
     from gentoolkit.sde import ScaledScore
 
-    return {"model": ScaledScore(sde_of(c), unet(cond="time"), data_std=c.data_std)}
+    return {"model": ScaledScore(sde_of(c), unet(cond="time"), data_std=c.data_std, precond=c.precond)}
 
 
 def gan_train_kwargs(config) -> dict:

@@ -354,6 +354,11 @@ def _fake_run(tmp_path, preset="mnist-dcgan-ns") -> Path:
             ["train", "mnist-vp-ggf", "--out", "X", "--t-sampling", "uniform", "--uniform-frac", "0.3"],
             "uniform_frac (0.3) shapes log-normal training times but t_sampling is uniform",
         ),
+        (
+            ["train", "mnist-vp-ggf", "--out", "X", "--t-sampling", "uniform", "--precond", "edm"],
+            "precond edm weights the loss by 1 + sigma^2 / data_std^2 (about 10^5 at t = 1), which uniform "
+            "t_sampling reaches as often as any other time: add --t-sampling lognormal",
+        ),
         (["train", "mnist-dcgan-ns", "--out", "X", "--pack", "3"], "batch_size (64) must be a multiple of pack (3)"),
         (
             ["train", "mnist-dcgan-ns", "--out", "X", "--pack", "2", "--minibatch-std", "3"],
@@ -463,11 +468,16 @@ def test_pack_flag_builds_a_packed_critic_and_trains(mnist_root, tmp_path, capsy
             ["--t-sampling", "lognormal", "--p-mean", "-0.5", "--p-std", "1.5", "--uniform-frac", "0.25"],
             {"p_mean": -0.5, "p_std": 1.5, "uniform_frac": 0.25},
         ),
+        (
+            ["--t-sampling", "lognormal", "--precond", "edm"],
+            {"p_mean": -1.2, "p_std": 1.2, "uniform_frac": 0.0, "weighting": "edm", "data_std": 0.5},
+        ),
     ],
 )
 def test_vp_training_times_reach_the_loss(extra, times, mnist_root, tmp_path, capsys, monkeypatch):
-    """--t-sampling / --p-mean / --p-std / --uniform-frac reach sde_dsm_loss (uniform passes neither), and a config
-    saved before these fields loads with uniform times, as it was trained."""
+    """--t-sampling / --p-mean / --p-std / --uniform-frac reach sde_dsm_loss (uniform passes neither), --precond edm
+    builds ScaledScore(precond="edm") and passes the loss its weighting and data_std, and a config saved before
+    these fields loads with uniform times and eps output, as it was trained."""
     import gentoolkit.train as train
 
     seen = spy_on(monkeypatch, train, "train_score")
@@ -481,9 +491,18 @@ def test_vp_training_times_reach_the_loss(extra, times, mnist_root, tmp_path, ca
             if vp.t_sampling == "uniform"
             else {"p_mean": vp.p_mean, "p_std": vp.p_std, "uniform_frac": vp.uniform_frac}
         )
+        if vp.precond == "edm":
+            times.update(weighting="edm", data_std=vp.data_std)
     keywords = seen["loss"].keywords
-    assert {k: keywords[k] for k in ("p_mean", "p_std", "uniform_frac") if k in keywords} == times
+    names = ("p_mean", "p_std", "uniform_frac", "weighting", "data_std")
+    assert {k: keywords[k] for k in names if k in keywords} == times
     hyper = json.loads((out / "config.json").read_text())["hyper"]
     assert hyper["t_sampling"] == ("lognormal" if times else "uniform")
-    old = {k: v for k, v in hyper.items() if k not in ("t_sampling", "p_mean", "p_std", "uniform_frac")}  # older
-    assert presets.from_dict("vp", old).t_sampling == "uniform"
+    precond = times.get("weighting", "eps")
+    assert hyper["precond"] == precond
+    from gentoolkit.runs import build_model
+
+    assert build_model(presets.from_dict("vp", hyper))["model"].precond == precond
+    added = ("t_sampling", "p_mean", "p_std", "uniform_frac", "precond")
+    old = {k: v for k, v in hyper.items() if k not in added}  # saved before these fields
+    assert presets.from_dict("vp", old).t_sampling == "uniform" and presets.from_dict("vp", old).precond == "eps"

@@ -1021,3 +1021,89 @@ def test_sde_dsm_loss_lognormal_arguments_are_checked():
         lognormal_times(sde, u, t_eps=0.0, p_mean=0.0, p_std=1.0)
     with pytest.raises(ValueError, match=r"^p_mean must be a finite number, got inf"):
         lognormal_times(sde, u, t_eps=1e-3, p_mean=float("inf"), p_std=1.0)
+
+
+# ------------------------------------------- EDM preconditioning (Karras et al. 2022, Table 1)
+def _edm_coefficients(sde, t, data_std):
+    """EDM's c_skip, c_out, c_in at sigma = edm_sigma(t), written as in its Table 1."""
+    sigma = sde.edm_sigma(t)
+    return (
+        data_std**2 / (sigma**2 + data_std**2),
+        sigma * data_std / (sigma**2 + data_std**2).sqrt(),
+        1 / (sigma**2 + data_std**2).sqrt(),
+    )
+
+
+@pytest.mark.parametrize("sde", [VPSDE(), VESDE(sigma_min=0.01, sigma_max=50.0), SubVPSDE()], ids=repr)
+def test_edm_preconditioned_score_is_exact_with_edms_optimal_f(sde):
+    """With F the optimal EDM network of Gaussian data N(mu, s0^2) (F* = (E[x0 | x~] - c_skip x~) / c_out,
+    computed from the input u = c_in x~ with EDM's own coefficients), ScaledScore(precond="edm") gives
+    the exact score at every t, also for data_std != s0 (catches a wrong sign or power of the skip term
+    -x / c^2, a missing m or std in its factor, or eps output kept); and for N(0, data_std^2) data the
+    optimal F is 0: the skip term alone is the exact score."""
+    mu, s0, data_std = 0.4, 0.8, 0.5
+
+    class OptimalF(torch.nn.Module):
+        def __init__(self, mean, std):
+            super().__init__()
+            self.mean, self.std = mean, std
+
+        def forward(self, u, t):
+            c_skip, c_out, c_in = (c[:, None] for c in _edm_coefficients(sde, t, data_std))
+            x_tilde = u / c_in
+            sigma2 = sde.edm_sigma(t)[:, None] ** 2
+            denoised = self.mean + self.std**2 / (self.std**2 + sigma2) * (x_tilde - self.mean)
+            return (denoised - c_skip * x_tilde) / c_out
+
+    t = torch.tensor([sde.t_eps, 0.01, 0.1, 0.3, 0.6, 0.9, 1.0], dtype=F64)
+    x = 1.5 * torch.randn(7, 3, generator=g(80), dtype=F64)
+    net = ScaledScore(sde, OptimalF(mu, s0), data_std=data_std, precond="edm")
+    torch.testing.assert_close(net(x, t), gaussian_score(sde, mu, s0)(x, t), rtol=1e-6, atol=1e-9)
+    zero = ScaledScore(sde, OptimalF(0.0, data_std), data_std=data_std, precond="edm")
+    torch.testing.assert_close(zero.net(x, t), torch.zeros_like(x), rtol=0, atol=1e-9)
+    torch.testing.assert_close(zero(x, t), gaussian_score(sde, 0.0, data_std)(x, t), rtol=1e-6, atol=1e-9)
+    eps = ScaledScore(sde, OptimalF(mu, s0), data_std=data_std)  # the same F read as eps: wrong
+    assert (eps(x, t) - gaussian_score(sde, mu, s0)(x, t)).abs().max().item() > 0.1
+
+
+@pytest.mark.parametrize("times", [{}, {"p_mean": -1.2, "p_std": 1.2}])
+def test_edm_weighting_gives_edms_unweighted_loss_on_f(times):
+    """sde_dsm_loss(weighting="edm") on ScaledScore(precond="edm") is 1/2 E ||F(c_in x~) - F*||^2 with EDM's
+    target F* = (x0 - c_skip x~) / c_out and x~ = x0 + sigma z (replayed draws; catches the weight missing,
+    inverted, or with sigma or data_std unsquared), and the default weighting is the eps loss."""
+    sde, mix, data_std = VPSDE(), toy2d.get("8gaussians"), 1.7
+    x0 = mix.sample(64, g(81)).double()
+    inner = ScoreMLP(cond="time", seed=0).double()
+    net = ScaledScore(sde, inner, data_std=data_std, precond="edm")
+    value = sde_dsm_loss(net, x0, g(82), sde=sde, weighting="edm", data_std=data_std, **times)
+    gen = g(82)
+    u = torch.rand(64, generator=gen, dtype=F64)
+    if times:
+        t = lognormal_times(sde, u, t_eps=sde.t_eps, **times)
+    else:
+        t = sde.t_eps + (1 - sde.t_eps) * u
+    z = torch.randn(64, 2, generator=gen, dtype=F64)
+    c_skip, c_out, c_in = (c[:, None] for c in _edm_coefficients(sde, t, data_std))
+    x_tilde = x0 + sde.edm_sigma(t)[:, None] * z
+    target = (x0 - c_skip * x_tilde) / c_out
+    with torch.no_grad():
+        ref = 0.5 * (inner(c_in * x_tilde, t) - target).pow(2).sum(1).mean()
+        value = value.detach()
+    torch.testing.assert_close(value, ref, rtol=1e-9, atol=0)
+    plain = sde_dsm_loss(net, x0, g(82), sde=sde, **times).detach()  # eps weighting: another number
+    assert abs(plain.item() - ref.item()) > 0.01 * ref.item()
+
+
+def test_edm_options_are_checked():
+    sde, x = VPSDE(), torch.zeros(8, 2, dtype=F64)
+    exact = mixture_score(toy2d.get("8gaussians"), sde)
+    for kwargs, msg in [
+        ({"weighting": "snr"}, r"^weighting='snr' is not known; expected one of \['eps', 'edm'\]"),
+        ({"weighting": "edm"}, r"^data_std goes with weighting='edm' .* got weighting='edm', data_std=None"),
+        ({"data_std": 0.5}, r"^data_std goes with weighting='edm' .* got weighting='eps', data_std=0.5"),
+        ({"weighting": "edm", "data_std": -1.0}, r"^data_std must be a finite number > 0, got -1.0"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            sde_dsm_loss(exact, x, sde=sde, **kwargs)
+    with pytest.raises(ValueError, match=r"^precond='x0' is not known; expected one of \['eps', 'edm'\]"):
+        ScaledScore(sde, torch.nn.Identity(), precond="x0")
