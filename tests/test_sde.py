@@ -945,7 +945,7 @@ from gentoolkit.sde import lognormal_times  # noqa: E402
 
 
 @pytest.mark.parametrize("sde", [VPSDE(), VESDE(sigma_min=0.01, sigma_max=50.0), SubVPSDE()], ids=repr)
-@pytest.mark.parametrize(("p_mean", "p_std"), [(-1.2, 1.2), (-0.5, 1.5), (1.0, 0.4), (1.0, 0.1)])
+@pytest.mark.parametrize(("p_mean", "p_std"), [(-1.2, 1.2), (-0.5, 1.5), (1.0, 0.4), (1.0, 0.1), (6.0, 1.0)])
 def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_std):
     """log edm_sigma(t) at U(0, 1) draws u is scipy's truncnorm quantile at u on [log sigma(t_eps),
     log sigma(T)] (catches a flipped p_mean, p_std used as a variance, a missing truncation or a
@@ -954,7 +954,8 @@ def test_lognormal_times_are_scipys_truncated_normal_quantiles(sde, p_mean, p_st
 
     t_eps = 1e-3
     # rand's range [0, 1) with its smallest positive draw; (1.0, 0.1) puts Phi(lower end) below
-    # float64's range, so u = 0 maps to sigma 0 before the clamp to t_eps
+    # float64's range, so u = 0 maps to sigma 0 before the clamp to t_eps; (6.0, 1.0) puts the upper end
+    # below the median (Phi(upper end) < 0.5), where every draw takes the lower-tail formula
     u = torch.cat([torch.tensor([2**-53], dtype=F64), torch.arange(200, dtype=F64) / 200])
     u = torch.cat([u, torch.tensor([1 - 2**-53], dtype=F64)])
     t = lognormal_times(sde, u, t_eps=t_eps, p_mean=p_mean, p_std=p_std)
