@@ -12,7 +12,10 @@ confident with every class between 5% and 15% in under 10 minutes, the score-mod
 
 Prints one JSON line per evaluation (minutes since the start; ``train_and_eval_minutes``, the
 training time to this point plus this one evaluation, which is what a student waits for
-``train --steps S`` followed by ``evaluate`` and what the target is judged on; steps, confident
+``train --steps S`` followed by ``evaluate`` and what the target is judged on, except that from the
+second chunk on it also holds each earlier chunk's start-up and closing PNG grid, which one
+uninterrupted run does not make (about 25 s a chunk for the VP preset): an upper bound, exact with
+one chunk, ``--eval-every S``; steps, confident
 fraction, histogram, sampling NFE and seconds, whether the target is met) and a summary line. The run's
 folder (``--out``) is a checkpoint of the last chunk, usable as a pretrained model. Run:
 

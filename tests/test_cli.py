@@ -163,6 +163,10 @@ def test_preset_values():
     assert abs(1 - eta) <= gamma ** (-1 / ncsn.n_steps_each)
     vp = presets.get("mnist-vp-ggf").config
     assert (vp.sampler, vp.tol, vp.eps_abs, vp.ema) == ("ggf", 0.02, 2 / 256, 0.999)
+    # the 2-core recipe of the pretrained file (README): 966k-parameter U-Net, batches of 64, constant lr 7e-4
+    assert (vp.width, vp.channel_mults, vp.batch_size, vp.lr) == (16, (1, 4, 4), 64, 7e-4)
+    assert (vp.lr_decay, vp.n_steps) == (False, 4000)
+    assert (vp.t_sampling, vp.precond, vp.ema_warmup, vp.precision) == ("uniform", "eps", True, "bf16")
 
 
 # ------------------------------------------------------------------------------------ help
