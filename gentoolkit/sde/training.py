@@ -45,8 +45,8 @@ class ScaledScore(nn.Module):
         s(x, t) = -x / c^2 + data_std m / (c std) F(x / c, t).
 
     The skip term carries the input, so at high noise (where s is about -x) the network need not
-    learn the identity, and an error in F moves the denoised image by c_out F <= data_std instead of
-    sigma times an error in eps. Train it with ``sde_dsm_loss(weighting="edm")``."""
+    learn the identity, and an error in F moves the denoised image by c_out (<= data_std) times it,
+    where an error in eps moves it by sigma times it. Train it with ``sde_dsm_loss(weighting="edm")``."""
 
     def __init__(self, sde: SDE, net: nn.Module, data_std: float = 1.0, precond: str = "eps"):
         super().__init__()
