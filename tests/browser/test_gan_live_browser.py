@@ -43,6 +43,21 @@ def _idle(page, timeout_s: float = 60) -> None:
     page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_s * 1000, polling=100)
 
 
+def _settled_step(page, readout, timeout_s: float) -> int:
+    """The step counter once it has not moved for 1 s. The Play widget's ticks sent just before a pause
+    may still wait in the kernel's queue on a loaded machine, and they run; a view that keeps training
+    never settles, and fails here."""
+    last = _step(readout)
+    for _ in range(int(timeout_s)):
+        page.wait_for_timeout(1000)
+        _idle(page)
+        now = _step(readout)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"still training after pause: the step counter kept moving for {timeout_s} s (at {last})")
+
+
 def _wait(page, predicate, timeout_s: float, what: str):
     """Poll ``predicate()`` (Python, reading the page) until it is truthy; fail naming ``what``."""
     for _ in range(int(timeout_s / 0.1)):
@@ -87,7 +102,8 @@ def check_live_view(page, lab, relpath: str, artifacts: Path, *, timeout_s: floa
     # Pause: training stops, and so does the figure
     view.query_selector(".widget-play button").click()
     _idle(page)
-    paused_step, paused_sig = _step(readout), signature(plot)
+    paused_step = _settled_step(page, readout, timeout_s)
+    paused_sig = signature(plot)
     page.wait_for_timeout(1500)
     assert _step(readout) == paused_step and signature(plot) == paused_sig, (
         f"still training after pause: step {paused_step} -> {_step(readout)}"
