@@ -54,7 +54,7 @@ The four presets (MNIST in [-1, 1], 28 x 28, ``x / 127.5 - 1``):
   noise levels instead (Karras et al. 2022, Sec. 5; ``--p-mean``, ``--p-std``, ``--uniform-frac``),
   and ``--precond edm`` adds EDM's preconditioning. The recipe is sized for 2 CPU cores: a U-Net
   of width 16 with channel multipliers (1, 4, 4) (966k parameters: a cheap 28x28 level), batches
-  of 64 at a constant lr 7e-4 for 4,000 steps (20-22 minutes with its evaluation on 2 cores,
+  of 64 at a constant lr 7e-4 for 4,000 steps (18-22 minutes with its evaluation on 2 cores,
   depending on the machine's speed: the README's measurements); more steps with ``--lr-decay`` for
   a longer run.
 
