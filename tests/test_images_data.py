@@ -148,6 +148,47 @@ def test_getitem_accepts_negative_and_tensor_indices_and_iteration_stops(small):
     assert len(items) == 30 and [b for _, b in items] == y.tolist()
 
 
+def test_first_item_by_its_negative_index(small):
+    """-n is the first item, as in torch and Python (not out of range); an error names the bad end."""
+    m, _, _ = small
+    for ds in (m, StackedMNIST(m, size=30)):
+        torch.testing.assert_close(ds[-30][0], ds[0][0], rtol=0, atol=0)
+        torch.testing.assert_close(ds.batch([-30, 29])[0], ds.batch([0, 29])[0], rtol=0, atol=0)
+        with pytest.raises(ValueError, match=r"^index 30 out of range"):
+            ds.batch([-30, 30])  # the low end is valid: the message names the high one
+        with pytest.raises(ValueError, match=r"^index -31 out of range"):
+            ds.batch([-31, 29])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.tensor([3, 1, 4], dtype=torch.uint8),  # a uint8 tensor would index as a mask
+        lambda: torch.tensor([3, 1, 4], dtype=torch.int32),
+        lambda: np.array([3, 1, 4], dtype=np.uint8),
+        lambda: (3, 1, 4),
+        lambda: range(3, 0, -1),
+    ],
+    ids=["uint8-tensor", "int32-tensor", "uint8-array", "tuple", "range"],
+)
+def test_integer_indices_of_any_kind_are_positions(small, make):
+    m, x, y = small
+    idx = make()
+    want = [int(i) for i in idx]
+    assert images._indices(make(), 30).dtype == torch.int64
+    for ds in (m, StackedMNIST(m, size=30)):
+        got_x, got_y = ds.batch(make())
+        want_x, want_y = ds.batch(want)
+        torch.testing.assert_close(got_x, want_x, rtol=0, atol=0)
+        assert torch.equal(got_y, want_y)
+
+
+def test_bool_lists_are_not_indices(small):
+    m, _, _ = small
+    with pytest.raises(TypeError, match=r"^indices must be integers, got \[True, False\]$"):
+        m.batch([True, False])
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_batch_and_images_on_device(small, device):
     m, x, _ = small
@@ -398,6 +439,50 @@ def test_download_all_mirrors_bad_leaves_nothing(tmp_path, mirror, monkeypatch):
     assert list(root.iterdir()) == []  # no partial or temporary file
 
 
+def test_download_writes_a_hidden_part_file_beside_the_target(tmp_path, mirror, monkeypatch):
+    """The payload goes to '.NAME.*.part' in root and is renamed into place there: an atomic rename
+    needs the same directory, and a leftover is recognisably partial."""
+    good, x, _ = mirror
+    monkeypatch.setattr(images, "MIRRORS", [good.as_uri() + "/"])
+    root = tmp_path / "root"
+    renames = []
+    real = os.replace
+
+    def spy(src, dst):
+        renames.append((Path(src), Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(images.os, "replace", spy)
+    m = MNIST(root, split="test", download=True)
+    np.testing.assert_array_equal(m.data.numpy(), x)
+    assert [d for _, d in renames] == [root / f"{n}.gz" for n in TEST_FILES]
+    for (src, _), name in zip(renames, TEST_FILES):
+        assert src.parent == root
+        assert src.name.startswith(f".{name}.") and src.name.endswith(".part")
+
+
+def test_failed_rename_removes_the_part_file(tmp_path, mirror, monkeypatch):
+    good, _, _ = mirror
+    monkeypatch.setattr(images, "MIRRORS", [good.as_uri() + "/"])
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(images.os, "replace", broken)
+    root = tmp_path / "root"
+    with pytest.raises(images.DownloadError, match=r"OSError: \[Errno 28\] No space left on device"):
+        MNIST(root, split="test", download=True)
+    assert list(root.iterdir()) == []
+
+
+def test_mirror_urls(monkeypatch):
+    monkeypatch.setattr(images, "MIRRORS", ["https://example.org/MNIST_X/", "https://example.org/y"])
+    assert images._urls("t10k-labels-idx1-ubyte") == [
+        "https://example.org/MNIST_X/t10k-labels-idx1-ubyte.gz",
+        "https://example.org/y/t10k-labels-idx1-ubyte.gz",
+    ]
+
+
 def test_download_with_no_mirrors(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "MIRRORS", [])
     with pytest.raises(images.DownloadError, match=r"every mirror failed:\n  \(MIRRORS is empty\)$"):
@@ -458,6 +543,38 @@ def test_parsed_files_are_cached(tmp_path, monkeypatch):
     os.utime(ipath, ns=(1, 1))
     np.testing.assert_array_equal(MNIST(tmp_path, split="test", verify=False).data.numpy(), 255 - x)
     assert reads.count(TEST_FILES[0] + ".gz") == 2
+
+
+def test_cache_tells_files_of_equal_size_and_mtime_apart(tmp_path):
+    """The cache key holds the path: two roots whose files have the same size and mtime are two files."""
+    x, y = digits(seed=1)
+    for root, xs in ((tmp_path / "a", x), (tmp_path / "b", 255 - x)):
+        for path in write_split(root, xs, y):
+            os.utime(path, ns=(1, 1))
+    a = MNIST(tmp_path / "a", split="test", verify=False)
+    b = MNIST(tmp_path / "b", split="test", verify=False)
+    np.testing.assert_array_equal(a.data.numpy(), x)
+    np.testing.assert_array_equal(b.data.numpy(), 255 - x)
+
+
+def test_cache_holds_at_most_cache_max_files(tmp_path):
+    """Past _CACHE_MAX parsed files the oldest is dropped; every file still parses right."""
+    n = images._CACHE_MAX + 3
+    for k in range(n):
+        x, y = digits(n=4, seed=k)
+        write_split(tmp_path / str(k), x, y)
+        m = MNIST(tmp_path / str(k), split="test", verify=False)
+        np.testing.assert_array_equal(m.data.numpy(), x)
+        assert len(images._CACHE) == min(2 * (k + 1), images._CACHE_MAX)
+    # the newest entries survive: the last split's two files are cached
+    assert all(str((tmp_path / str(n - 1)).resolve()) in key[0] for key in list(images._CACHE)[-2:])
+
+
+def test_empty_idx_files_are_valid(tmp_path):
+    """A header with a zero dimension and no data is a well-formed IDX file of 0 items."""
+    write_split(tmp_path, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    m = MNIST(tmp_path, split="test", verify=False)
+    assert m.data.shape == (0, 28, 28) and m.targets.shape == (0,) and len(m) == 0
 
 
 # ---------------------------------------------------------------- where the data is
@@ -568,6 +685,9 @@ def test_stacked_channels_on_real_like_digits(small):
 
 def test_stacked_seed_and_default_size(small):
     m, _, _ = small
+    assert torch.equal(StackedMNIST(m).indices, StackedMNIST(m, seed=0).indices)  # the default seed is 0
+    top = StackedMNIST(m, seed=2**63 - 1)  # the largest seed a torch.Generator takes
+    assert top.seed == 2**63 - 1 and len(top) == 30
     a, b, c = StackedMNIST(m, seed=5), StackedMNIST(m, seed=5), StackedMNIST(m, seed=6)
     assert len(a) == len(m) == 30
     assert torch.equal(a.indices, b.indices) and torch.equal(a.targets, b.targets)
@@ -650,6 +770,7 @@ def test_mnist_bad_arguments(tmp_path, kwargs, exc, msg):
         ({"seed": 1.5}, TypeError, r"seed must be an int, got 1.5 \(float\)"),
         ({"seed": None}, TypeError, r"seed must be an int, got None \(NoneType\)"),
         ({"seed": -1}, ValueError, r"seed must be an int in 0..2\*\*63-1, got -1"),
+        ({"seed": 2**63}, ValueError, rf"seed must be an int in 0..2\*\*63-1, got {2**63}"),
         ({"image_size": 30}, ValueError, r"image_size must be 28 or 32, got 30"),
     ],
 )

@@ -151,8 +151,7 @@ def _urls(name: str) -> list[str]:
 def _missing_message(root: Path, split: str, missing: list[str]) -> str:
     lines = [f"MNIST {split} split: {len(missing)} file(s) missing from {root}:"]
     for name in missing:
-        size = f", {RAW_SIZE[name]:,} bytes" if name in RAW_SIZE else ""
-        lines.append(f"  {name} (or {name}.gz), md5 {RAW_MD5.get(name, '?')} of the decompressed file{size}")
+        lines.append(f"  {name} (or {name}.gz), md5 {RAW_MD5[name]} of the decompressed file, {RAW_SIZE[name]:,} bytes")
         lines.extend(f"    {url}" for url in _urls(name))
     lines.append(f"pass download=True or put the files in {root}")
     return "\n".join(lines)
@@ -278,8 +277,7 @@ def _indices(indices, n: int) -> torch.Tensor:
         idx = indices.detach().to("cpu", torch.int64)
     else:
         try:
-            values = list(indices) if isinstance(indices, (range, tuple)) else indices
-            idx = torch.as_tensor(values, dtype=torch.int64 if len(values) == 0 else None)
+            idx = torch.as_tensor(indices, dtype=torch.int64 if len(indices) == 0 else None)
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(f"indices must be a 1-D LongTensor or a list of ints, got {indices!r}") from e
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
@@ -366,13 +364,12 @@ class MNIST:
 
         names = _SPLITS[split]
         missing = [n for n in names if _locate(self.root, n) is None]
-        if missing and download:
+        if missing and not download:
+            raise FileNotFoundError(_missing_message(self.root, split, missing))
+        if missing:  # _download puts each file in place or raises DownloadError
             self.root.mkdir(parents=True, exist_ok=True)
             for name in missing:
                 _download(self.root, name)
-            missing = [n for n in names if _locate(self.root, n) is None]
-        if missing:
-            raise FileNotFoundError(_missing_message(self.root, split, missing))
 
         images_path, labels_path = (_locate(self.root, n) for n in names)
         data, images_md5 = _parse(images_path, "images")
