@@ -186,6 +186,16 @@ def test_translate_matches_reference():
         ref[:, yd, xd] = x[i][:, ys, xs]
         assert torch.equal(out[i], ref), (dy, dx)
     assert torch.equal(digits.translate(x, torch.zeros(25, 2, dtype=torch.int64)), x)
+    for dtype in (torch.int32, torch.int16):  # any integer shifts (gather needs int64 indices inside)
+        assert torch.equal(digits.translate(x, shifts.to(dtype)), out)
+
+
+def test_translate_errors():
+    x = torch.zeros(3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"^shifts must have shape \(3, 2\) \(dy, dx per image\), got \(3, 1\)$"):
+        digits.translate(x, torch.zeros(3, 1, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^shifts must be in -2\.\.2, got 3$"):
+        digits.translate(x, torch.tensor([[0, 0], [-3, 1], [0, 0]]))
 
 
 def test_random_translate_range():

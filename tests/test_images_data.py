@@ -617,7 +617,7 @@ def test_root_none_uses_find_root(tmp_path, monkeypatch):
     np.testing.assert_array_equal(m.data.numpy(), x)
 
 
-@pytest.mark.parametrize("name", ["", "a/b", 3, None])
+@pytest.mark.parametrize("name", ["", "a/b", "a\\b", 3, None])
 def test_find_root_bad_name(name):
     with pytest.raises(
         ValueError, match=rf"^name must be a non-empty folder name \(a str without '/'\), got {re.escape(repr(name))}$"
