@@ -121,6 +121,42 @@ def test_fid_mnist_separates_digits_from_noise_and_from_other_digits():
     assert fid_mnist(x, x) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_fid_mnist_is_the_frechet_distance_of_the_classifiers_features():
+    """fid_mnist against numpy/scipy on the classifier's 64-d features (ddof 1 covariances, the trace term from
+    eigenvalues), whatever the batch size that features are computed in; it takes (n, 28, 28), (n, 784)
+    and (n, 1, 32, 32) images as the same digits, and names the argument that is wrong."""
+    from gentoolkit.data.images import MNIST, find_root
+    from gentoolkit.metrics.digits import load_digit_classifier
+
+    try:
+        mnist = MNIST(find_root(), split="test")
+    except (FileNotFoundError, OSError):
+        pytest.skip("no MNIST files here")
+    c = load_digit_classifier("cpu")
+    x = mnist.batch(torch.arange(150))[0]
+    y = mnist.batch(torch.nonzero(mnist.targets >= 5)[:130, 0])[0]  # another distribution: digits 5-9
+    with torch.no_grad():
+        fx, fy = (c.features(v).double().numpy() for v in (x, y))
+    m1, m2 = fx.mean(0), fy.mean(0)
+    s1, s2 = np.cov(fx, rowvar=False), np.cov(fy, rowvar=False)
+    # tr((s1 s2)^(1/2)) as the sum of the square roots of the eigenvalues of s1 s2 (real and >= 0 for
+    # PSD s1, s2; some of these ReLU features are always 0, so the covariances are singular)
+    root = np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(0)).sum()
+    ref = ((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * root
+    assert ref > 1.0
+    got = fid_mnist(x, y, c)
+    assert got == pytest.approx(ref, rel=1e-4)
+    assert fid_mnist(x, y, c, batch_size=7) == pytest.approx(got, rel=1e-6)  # 150 = 21 * 7 + 3
+    assert fid_mnist(x, y) == pytest.approx(got, rel=1e-6)  # the default classifier is the committed one
+    padded = torch.nn.functional.pad(y, (2, 2, 2, 2), value=-1.0)
+    assert fid_mnist(x[:, 0], padded, c) == pytest.approx(got, rel=1e-6)
+    assert fid_mnist(x.reshape(150, 784), y, c) == pytest.approx(got, rel=1e-6)
+    with pytest.raises(ValueError, match=r"^images_real must have shape"):
+        fid_mnist(x[..., :27], y, c)
+    with pytest.raises(TypeError, match=r"^images_fake must be a torch.Tensor, got list$"):
+        fid_mnist(x, [1.0], c)
+
+
 def test_bad_inputs_name_the_argument():
     s = np.eye(3)
     with pytest.raises(ValueError, match=r"mu2 must have 3 features like mu1, got 2"):
