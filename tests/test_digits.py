@@ -286,7 +286,7 @@ def test_other_bad_arguments():
         digits.digit_quality(x, stub, threshold=True)
     with pytest.raises(TypeError, match="threshold"):
         digits.digit_quality(x, stub, threshold="0.9")
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
         digits.digit_quality(x, stub, batch_size=0)
     with pytest.raises(TypeError, match="classifier must be a callable"):
         digits.digit_quality(x, classifier="net")
