@@ -380,3 +380,46 @@ def test_committed_stacked_modes_on_real_digits(test_split, committed):
     r = digits.stacked_mode_count(x, committed)
     assert r["modes"] == 1000 and r["n_counted"] == 10_000
     assert 0 < r["kl"] < 0.1
+
+
+# ---------------------------------------------------------------- input layouts and messages (mutmut gaps)
+
+
+def test_as_digit_images_crops_32_exactly_and_rejects_other_layouts():
+    x = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = digits.as_digit_images("images", x, 1)
+    assert out.shape == (3, 1, 28, 28) and torch.equal(out, x[..., 2:30, 2:30])
+    x3 = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(digits.as_digit_images("images", x3, 3), x3[..., 2:30, 2:30])
+    expected = "(n, 1, 28, 28), (n, 28, 28), (n, 784) or (n, 1, 32, 32)"
+    for shape in [(5, 28, 27), (5, 32, 32)]:  # 3-d is (n, 28, 28) only: no implicit channel for 32 x 32
+        with pytest.raises(ValueError) as err:
+            digits.as_digit_images("images", torch.zeros(shape), 1)
+        assert str(err.value) == f"images must have shape {expected}, got {shape}"
+    with pytest.raises(TypeError, match=r"^fakes must be a torch\.Tensor, got list$"):
+        digits.as_digit_images("fakes", [[0.0]], 1)
+
+
+def test_quality_table_separator():
+    q = digits.digit_quality(encode(ROWS), stub, threshold=0.5)
+    assert digits.quality_table({"stub": q}).splitlines()[1] == "|---|---|---|---|---|"
+
+
+def test_stacked_mode_count_feeds_the_classifier_one_channel_images():
+    seen = []
+
+    def recording(x):
+        seen.append(tuple(x.shape))
+        return stub(x)
+
+    r = digits.stacked_mode_count(stacked([123, 456]), recording, batch_size=4)
+    assert seen == [(4, 1, 28, 28), (2, 1, 28, 28)] and r["modes"] == 2
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
+        digits.stacked_mode_count(stacked([1]), stub, batch_size=0)
+
+
+def test_stacked_mode_count_with_no_counted_sample_keeps_every_key():
+    none = digits.stacked_mode_count(encode([[tie(1, 2)] * 3] * 2, channels=3), stub, threshold=0.9)
+    assert set(none) == {"modes", "kl", "histogram", "n", "n_counted"}
+    assert none["n"] == 2 and none["n_counted"] == 0 and none["modes"] == 0
+    assert torch.equal(none["histogram"], torch.zeros(1000, dtype=torch.float64))
